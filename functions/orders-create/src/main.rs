@@ -1,0 +1,31 @@
+//! POST /orders: prices the order through the product function over HTTP, then stores it.
+
+use std::convert::Infallible;
+
+use lambda_http::service_fn;
+use shop_core::catalog::{CatalogLimits, HttpCatalog};
+use shop_core::config;
+use shop_core::handlers::orders::{self, CreateDeps};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    config::init_tracing();
+    // Built once per instance, shared by every invocation it serves.
+    let tokens = config::tokens_from_env()?;
+    let store = config::mongo_store_from_env().await?;
+    let catalog = HttpCatalog::new(CatalogLimits::default())?;
+    let products_url = std::env::var("PRODUCTS_API_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let deps = CreateDeps {
+        store: &store,
+        catalog: &catalog,
+        tokens: &tokens,
+        products_url: products_url.as_deref(),
+    };
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Infallible>(orders::create(&deps, request).await)
+    }))
+    .await
+    .map_err(anyhow::Error::from_boxed)
+}

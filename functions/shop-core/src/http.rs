@@ -1,0 +1,244 @@
+//! Request and response helpers shared by every handler: the request id, the
+//! JSON body rules (415, 413, 400), query parameters, path ids, JSON answers.
+
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::validation::Errors;
+
+/// Request bodies above this many bytes are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The invocation's request id: Lambda's own when running under a runtime, else
+/// API Gateway's, else a fresh one (a handler called directly from a test).
+pub fn request_id(request: &Request) -> String {
+    if let Some(context) = request.lambda_context_ref() {
+        return context.request_id.clone();
+    }
+    let gateway_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    gateway_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Runs a handler inside a span carrying the request id, renders its error (if
+/// any) as problem+json, and logs one line with the outcome.
+pub async fn serve<F>(request: Request, handler: impl FnOnce(Request) -> F) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&request);
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    async move {
+        let response = handler(request)
+            .await
+            .unwrap_or_else(|error| error.into_response(&request_id));
+        tracing::info!(%method, %path, status = response.status().as_u16(), "handled");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// The request's body as JSON text, after the content-type and size rules.
+pub fn json_body(request: &Request) -> Result<&str, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match content_type {
+        Some(ct) if is_json(ct) => {}
+        None if bytes.is_empty() => {}
+        _ => return Err(ApiError::UnsupportedMediaType),
+    }
+    std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::MalformedJson("the request body is not valid UTF-8".into()))
+}
+
+/// `application/json`, any `application/*+json`, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A JSON answer.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>, ApiError> {
+    let body = serde_json::to_string(value).map_err(|e| {
+        tracing::error!(error = %e, "serialising a response failed");
+        ApiError::Internal
+    })?;
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body))
+        .map_err(|_| ApiError::Internal)
+}
+
+/// A JSON answer with a `Location` header (201 Created).
+pub fn created<T: Serialize>(location: &str, value: &T) -> Result<Response<Body>, ApiError> {
+    let mut response = json(201, value)?;
+    let location = location.parse().map_err(|_| ApiError::Internal)?;
+    response
+        .headers_mut()
+        .insert(http::header::LOCATION, location);
+    Ok(response)
+}
+
+/// The query string's parameters.
+#[derive(Debug, Default)]
+pub struct Query(QueryMap);
+
+impl Query {
+    pub fn of(request: &Request) -> Self {
+        match request.query_string_parameters_ref() {
+            Some(params) => Self(params.clone()),
+            None => Self::parse(request.uri().query().unwrap_or_default()),
+        }
+    }
+
+    /// Parses a raw query string (`a=1&b=2`).
+    pub fn parse(raw: &str) -> Self {
+        Self(raw.parse().unwrap_or_default())
+    }
+
+    /// A parameter that may appear at most once.
+    pub fn single(&self, name: &str, errors: &mut Errors) -> Option<&str> {
+        let values = self.0.all(name)?;
+        if values.len() > 1 {
+            errors.push(name, "must be given at most once");
+            return None;
+        }
+        values.first().copied()
+    }
+
+    /// Every value of a parameter that may repeat.
+    pub fn all(&self, name: &str) -> Option<Vec<&str>> {
+        self.0.all(name)
+    }
+
+    /// Reports parameters this endpoint does not know, so a typo is not ignored.
+    pub fn deny_unknown(&self, allowed: &[&str], errors: &mut Errors) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, _) in self.0.iter() {
+            if !allowed.contains(&name) && !seen.contains(&name) {
+                seen.push(name);
+                errors.push(name, "is not a known query parameter");
+            }
+        }
+    }
+}
+
+/// The `{name}` path parameter. Where no router filled it in (a bare
+/// `cargo lambda watch`), it is the path's last segment.
+pub fn path_param(request: &Request, name: &str) -> String {
+    if let Some(value) = request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+    {
+        return value.to_string();
+    }
+    request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(content_type: Option<&str>, body: Body) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(body).unwrap()
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json(ct), "{ct}");
+        }
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonp",
+            "",
+        ] {
+            assert!(!is_json(ct), "{ct}");
+        }
+    }
+
+    #[test]
+    fn a_body_with_another_content_type_is_415() {
+        let r = request(Some("text/plain"), Body::Text("{}".into()));
+        assert!(matches!(json_body(&r), Err(ApiError::UnsupportedMediaType)));
+        let r = request(None, Body::Text("{}".into()));
+        assert!(matches!(json_body(&r), Err(ApiError::UnsupportedMediaType)));
+    }
+
+    #[test]
+    fn a_body_over_one_mebibyte_is_413_and_one_at_the_limit_is_read() {
+        let at_limit = format!("\"{}\"", "a".repeat(MAX_BODY_BYTES - 2));
+        let r = request(Some("application/json"), Body::Text(at_limit));
+        assert!(json_body(&r).is_ok());
+        let over = "a".repeat(MAX_BODY_BYTES + 1);
+        let r = request(Some("application/json"), Body::Text(over));
+        assert!(matches!(json_body(&r), Err(ApiError::PayloadTooLarge(_))));
+    }
+
+    #[test]
+    fn a_repeated_or_unknown_query_parameter_is_reported() {
+        let query = Query::parse("limit=1&limit=2&colour=red");
+        let mut errors = Errors::default();
+        assert_eq!(query.single("limit", &mut errors), None);
+        query.deny_unknown(&["limit"], &mut errors);
+        let err = errors.finish().unwrap_err();
+        let ApiError::Validation(list) = err else {
+            panic!()
+        };
+        let fields: Vec<_> = list.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["limit", "colour"]);
+    }
+
+    #[test]
+    fn the_path_id_falls_back_to_the_last_segment() {
+        let r: Request = http::Request::builder()
+            .uri("/products/abc/")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(path_param(&r, "id"), "abc");
+    }
+}

@@ -1,0 +1,160 @@
+//! Storage behind small traits: the MongoDB adapter for real use, an in-memory
+//! one (feature `test-util`) for handler unit tests.
+
+use std::future::Future;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::domain::{Category, OrderId, Product, ProductId, Role, User, UserId};
+use crate::error::ApiError;
+use crate::order::Order;
+use crate::paging::PageParams;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod memory;
+pub mod mongo;
+mod mongo_orders;
+
+#[cfg(any(test, feature = "test-util"))]
+pub use memory::MemoryStore;
+pub use mongo::MongoStore;
+
+/// After this many failed logins for one name inside [`LOGIN_WINDOW`], further
+/// attempts are refused with 429 until the window ends.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique field (named) already holds this value.
+    #[error("{0} is already taken")]
+    Duplicate(&'static str),
+    /// The database could not be reached or refused the operation.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A stored document no longer satisfies the domain's rules.
+    #[error("stored document is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// The one place storage failures become API errors. Causes are logged (inside
+/// the request's span, so with its request id) and never shown to the caller.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(field) => ApiError::Conflict(format!("{field} is already taken")),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "database unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Corrupt(cause) => {
+                tracing::error!(%cause, "stored document is invalid");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub trait UserStore: Send + Sync {
+    /// Inserts a new user; `Duplicate("username" | "email")` when either is taken
+    /// (usernames compared case-insensitively).
+    fn insert_user(&self, user: &User) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Finds a user by username (any letter case) or, when `login` holds an `@`,
+    /// by email.
+    fn find_user(&self, login: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Sets the role of the user found as [`UserStore::find_user`] finds one.
+    fn set_role(
+        &self,
+        login: &str,
+        role: Role,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+}
+
+/// Counts failed logins per login name, in MongoDB so that every instance of
+/// the login function sees the same count.
+pub trait LoginThrottle: Send + Sync {
+    /// How long `key` must still wait, if it is locked out.
+    fn lockout(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Option<Duration>>> + Send;
+
+    fn record_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn clear_failures(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Which products a listing selects.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub category: Option<Category>,
+    pub ids: Option<Vec<ProductId>>,
+}
+
+pub trait ProductStore: Send + Sync {
+    fn insert_product(&self, product: &Product) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_product(
+        &self,
+        id: ProductId,
+    ) -> impl Future<Output = StoreResult<Option<Product>>> + Send;
+
+    /// Newest first (by id), after the page's cursor, at most `page.fetch()` items.
+    fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: &PageParams,
+    ) -> impl Future<Output = StoreResult<Vec<Product>>> + Send;
+}
+
+/// Idempotency keys are kept at least this long (a TTL index removes them later).
+pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A buyer's claim on an idempotency key: the first request to claim it creates
+/// the order named here; later ones with the same key replay that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub user_id: UserId,
+    pub key: String,
+    /// What the claiming request asked for ([`crate::order::OrderRequest::fingerprint`]).
+    pub fingerprint: String,
+    pub order_id: OrderId,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request holds the key and goes on to create the order.
+    Won,
+    /// Another request claimed the key first.
+    Taken(KeyClaim),
+}
+
+pub trait OrderStore: Send + Sync {
+    fn insert_order(&self, order: &Order) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_order(&self, id: OrderId) -> impl Future<Output = StoreResult<Option<Order>>> + Send;
+
+    /// Newest first, after the page's cursor; one buyer's orders or everyone's.
+    fn list_orders(
+        &self,
+        user: Option<UserId>,
+        page: &PageParams,
+    ) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+
+    /// Claims `(user, key)` atomically (a unique index decides between racers).
+    fn claim_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<Claim>> + Send;
+
+    /// Gives up a claim whose order was not created, so a retry can proceed.
+    fn release_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,275 @@
+//! `POST /users/register` and `POST /users/login`, through API Gateway events.
+
+mod common;
+
+use serde_json::json;
+use shop_core::testing::{ShopApp, Stores as Store};
+
+const PASSWORD: &str = "correct horse battery";
+
+on_both_stores!(
+    register_answers_201_with_the_public_view_and_never_the_password,
+    register_accepts_each_limit_at_its_edge_and_refuses_one_past_it,
+    register_lists_every_failing_field_at_once,
+    register_refuses_a_taken_username_in_any_letter_case_with_409,
+    register_refuses_a_taken_email_in_any_letter_case_with_409,
+    register_refuses_an_operator_object_where_a_string_belongs,
+    register_refuses_bodies_that_are_not_json_objects,
+    login_returns_a_bearer_token_for_username_or_email,
+    login_gives_one_401_body_for_an_unknown_user_and_a_wrong_password,
+    login_refuses_a_name_after_five_failures_with_429_and_retry_after,
+);
+
+async fn register_answers_201_with_the_public_view_and_never_the_password<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    let response = app.register("Alice", "Alice@Example.com", PASSWORD).await;
+    assert_eq!(response.status, 201, "{}", response.text);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body = &response.body;
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["createdAt", "email", "id", "role", "username"]);
+    assert_eq!(body["username"], "Alice");
+    assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(body["role"], "customer");
+    assert_eq!(body["id"].as_str().unwrap().len(), 24);
+    let created = body["createdAt"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
+    assert!(created.ends_with('Z'), "{created}");
+    assert!(!response.text.contains(PASSWORD));
+    assert!(!response.text.contains("argon2"));
+
+    let stored = app.store.find_user("alice").await.unwrap().unwrap();
+    assert!(
+        stored.password_hash.starts_with("$argon2id$"),
+        "{}",
+        stored.password_hash
+    );
+    assert!(!stored.password_hash.contains(PASSWORD));
+}
+
+async fn register_accepts_each_limit_at_its_edge_and_refuses_one_past_it<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    let domain = format!(
+        "{}.{}.{}.com",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(57)
+    );
+    let email_254 = format!("{}@{domain}", "x".repeat(254 - 1 - domain.len()));
+    let email_255 = format!("y{email_254}");
+    let cases = [
+        ("abc", "u3@example.com".to_string(), "p".repeat(8), None),
+        (
+            &*"u".repeat(32),
+            "u32@example.com".to_string(),
+            "p".repeat(128),
+            None,
+        ),
+        (
+            "ab",
+            "u2@example.com".to_string(),
+            "p".repeat(8),
+            Some("username"),
+        ),
+        (
+            &*"v".repeat(33),
+            "u33@example.com".to_string(),
+            "p".repeat(8),
+            Some("username"),
+        ),
+        (
+            "pw7",
+            "pw7@example.com".to_string(),
+            "p".repeat(7),
+            Some("password"),
+        ),
+        (
+            "pw129",
+            "pw129@example.com".to_string(),
+            "p".repeat(129),
+            Some("password"),
+        ),
+        ("mail254", email_254, "p".repeat(8), None),
+        ("mail255", email_255, "p".repeat(8), Some("email")),
+    ];
+    for (username, email, password, failing) in cases {
+        let response = app.register(username, &email, &password).await;
+        match failing {
+            None => assert_eq!(response.status, 201, "{username}: {}", response.text),
+            Some(field) => {
+                assert_eq!(response.status, 400, "{username}: {}", response.text);
+                assert_eq!(response.error_fields(), [field], "{username}");
+            }
+        }
+    }
+}
+
+async fn register_lists_every_failing_field_at_once<S: Store>(app: &ShopApp<'_, S>) {
+    let body =
+        json!({"username": "x!", "email": "not-an-email", "password": "short", "role": "admin"});
+    let response = app.post("/users/register", None, &body).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        response.error_fields(),
+        ["role", "username", "email", "password"]
+    );
+    assert_eq!(
+        response.body["type"],
+        "https://shop.invalid/problems/validation"
+    );
+    assert!(
+        response.body["requestId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+
+    let empty = app.post("/users/register", None, &json!({})).await;
+    assert_eq!(empty.error_fields(), ["username", "email", "password"]);
+}
+
+async fn register_refuses_a_taken_username_in_any_letter_case_with_409<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    assert_eq!(
+        app.register("bob", "bob@example.com", PASSWORD)
+            .await
+            .status,
+        201
+    );
+    for name in ["bob", "BOB", "Bob"] {
+        let again = app
+            .register(name, &format!("other-{name}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(again.status, 409, "{name}: {}", again.text);
+        assert_eq!(again.body["detail"], "username is already taken");
+    }
+}
+
+async fn register_refuses_a_taken_email_in_any_letter_case_with_409<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    assert_eq!(
+        app.register("carol", "carol@example.com", PASSWORD)
+            .await
+            .status,
+        201
+    );
+    for (name, email) in [
+        ("carol2", "carol@example.com"),
+        ("carol3", "CAROL@Example.COM"),
+    ] {
+        let again = app.register(name, email, PASSWORD).await;
+        assert_eq!(again.status, 409, "{email}: {}", again.text);
+        assert_eq!(again.body["detail"], "email is already taken");
+    }
+}
+
+async fn register_refuses_an_operator_object_where_a_string_belongs<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    app.register("dave", "dave@example.com", PASSWORD).await;
+    let body = json!({"username": {"$ne": ""}, "email": {"$gt": ""}, "password": PASSWORD});
+    let response = app.post("/users/register", None, &body).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(response.error_fields(), ["username", "email"]);
+    let login = app
+        .post(
+            "/users/login",
+            None,
+            &json!({"username": {"$ne": ""}, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 400);
+    assert_eq!(login.error_fields(), ["username"]);
+}
+
+async fn register_refuses_bodies_that_are_not_json_objects<S: Store>(app: &ShopApp<'_, S>) {
+    let json_type = [("content-type", "application/json")];
+    for body in ["{\"username\":", "[]", "null", ""] {
+        let response = app
+            .call("POST", "/users/register", &json_type, Some(body))
+            .await;
+        assert_eq!(response.status, 400, "{body:?}");
+        assert_eq!(
+            response.body["type"],
+            "https://shop.invalid/problems/malformed-json"
+        );
+    }
+    let text = [("content-type", "text/plain")];
+    let response = app.call("POST", "/users/register", &text, Some("{}")).await;
+    assert_eq!(response.status, 415);
+    let huge = format!("{{\"username\": \"{}\"}}", "a".repeat(1024 * 1024));
+    let response = app
+        .call("POST", "/users/register", &json_type, Some(&huge))
+        .await;
+    assert_eq!(response.status, 413);
+}
+
+async fn login_returns_a_bearer_token_for_username_or_email<S: Store>(app: &ShopApp<'_, S>) {
+    let registered = app.register("Erin", "erin@example.com", PASSWORD).await;
+    for login in ["Erin", "erin", "ERIN@example.com"] {
+        let response = app.login(login, PASSWORD).await;
+        assert_eq!(response.status, 200, "{login}: {}", response.text);
+        assert_eq!(response.body["tokenType"], "Bearer");
+        assert_eq!(response.body["expiresIn"], 3600);
+        let token = response.body["accessToken"].as_str().unwrap();
+        let principal = app.tokens.verify(token).unwrap();
+        assert_eq!(
+            principal.user_id.to_string(),
+            registered.body["id"].as_str().unwrap()
+        );
+        assert_eq!(principal.username, "Erin");
+        assert!(!principal.is_admin());
+        assert!(!response.text.contains(PASSWORD));
+    }
+}
+
+async fn login_gives_one_401_body_for_an_unknown_user_and_a_wrong_password<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    app.register("frank", "frank@example.com", PASSWORD).await;
+    let wrong = app.login("frank", "not the password").await;
+    let unknown = app.login("nobody", PASSWORD).await;
+    for response in [&wrong, &unknown] {
+        assert_eq!(response.status, 401);
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+    }
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("requestId");
+        v
+    };
+    assert_eq!(strip(wrong.body.clone()), strip(unknown.body.clone()));
+}
+
+async fn login_refuses_a_name_after_five_failures_with_429_and_retry_after<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    app.register("grace", "grace@example.com", PASSWORD).await;
+    for attempt in 1..=5 {
+        let response = app.login("grace", "wrong password").await;
+        assert_eq!(response.status, 401, "attempt {attempt}");
+    }
+    // Locked now, even with the right password.
+    let locked = app.login("grace", PASSWORD).await;
+    assert_eq!(locked.status, 429, "{}", locked.text);
+    let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=15 * 60).contains(&retry), "{retry}");
+    // Another account is not affected.
+    app.register("heidi", "heidi@example.com", PASSWORD).await;
+    assert_eq!(app.login("heidi", PASSWORD).await.status, 200);
+}
