@@ -19,6 +19,7 @@ use crate::paging::PageParams;
 use crate::store::{LoginThrottle, OrderStore, ProductFilter, ProductStore, UserStore};
 
 mod http_server;
+pub mod lambda;
 pub use http_server::{Handler, TestServer};
 
 /// Every storage trait at once: what a whole shop needs.
@@ -105,14 +106,14 @@ impl<S: ProductStore> ProductCatalog for StoreCatalog<'_, S> {
 
 const EVENT_FIXTURE: &str = include_str!("../../tests/fixtures/apigw-v2-request.json");
 
-/// A request as `lambda_http` parses it from an API Gateway v2 event: the
-/// fixture with this method, path (`/a/b?x=1`), headers and body filled in.
-pub fn gateway_request(
+/// An API Gateway v2 event: the fixture with this method, path (`/a/b?x=1`),
+/// headers and body filled in.
+pub fn gateway_event(
     method: &str,
     target: &str,
     headers: &[(&str, &str)],
     body: Option<&str>,
-) -> Request {
+) -> Value {
     let mut event: Value = serde_json::from_str(EVENT_FIXTURE).expect("the fixture is JSON");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     event["rawPath"] = json!(path);
@@ -134,6 +135,17 @@ pub fn gateway_request(
         event["body"] = json!(body);
         event["headers"]["content-length"] = json!(body.len().to_string());
     }
+    event
+}
+
+/// A request as `lambda_http` parses it from [`gateway_event`].
+pub fn gateway_request(
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Request {
+    let event = gateway_event(method, target, headers, body);
     lambda_http::request::from_str(&event.to_string()).expect("the event parses")
 }
 

@@ -1,0 +1,145 @@
+//! Runs a function binary as Lambda would: a process whose only contact is a
+//! Runtime API (2018-06-01) endpoint, here a stub that hands out one event.
+
+use std::convert::Infallible;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// What the function reported for the one invocation.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `POST …/invocation/{id}/response`: the API Gateway response object.
+    Response(Value),
+    /// `…/invocation/{id}/error` or `…/init/error`: a crash.
+    Error(Value),
+}
+
+struct Stub {
+    event: Mutex<Option<String>>,
+    done: Mutex<Option<oneshot::Sender<Outcome>>>,
+}
+
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+/// Starts `binary` with `env` against a stub Runtime API, gives it `event`,
+/// and returns what it answered (or panics after 30 s).
+pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outcome {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("an address");
+    let (tx, rx) = oneshot::channel();
+    let stub = Arc::new(Stub {
+        event: Mutex::new(Some(event.to_string())),
+        done: Mutex::new(Some(tx)),
+    });
+    let server = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let stub = stub.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| handle(stub.clone(), request));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "under-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "eu-west-1")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the function binary starts");
+    let outcome = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the function answered within 30 s")
+        .expect("the stub reported an outcome");
+    let _ = child.kill().await;
+    server.abort();
+    outcome
+}
+
+async fn handle(
+    stub: Arc<Stub>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_string();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let reply = |status: u16| {
+        hyper::Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::new()))
+            .expect("a response")
+    };
+    if path.ends_with("/invocation/next") {
+        let Some(event) = stub.event.lock().expect("lock").take() else {
+            // One invocation only: later polls wait until the process is killed.
+            std::future::pending::<()>().await;
+            unreachable!();
+        };
+        let deadline = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("time")
+            .as_millis()
+            + 10_000;
+        let response = hyper::Response::builder()
+            .header("lambda-runtime-aws-request-id", REQUEST_ID)
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:123456789012:function:under-test",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+            )
+            .body(Full::new(Bytes::from(event)))
+            .expect("a response");
+        return Ok(response);
+    }
+    let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let outcome = if path.ends_with("/response") {
+        Outcome::Response(parsed)
+    } else {
+        Outcome::Error(parsed)
+    };
+    if let Some(done) = stub.done.lock().expect("lock").take() {
+        let _ = done.send(outcome);
+    }
+    Ok(reply(202))
+}
+
+impl Outcome {
+    /// The HTTP status, parsed JSON body and headers of a successful invocation.
+    pub fn http(self) -> (u16, Value, Value) {
+        let Outcome::Response(response) = self else {
+            panic!("the function crashed instead of answering: {self:?}");
+        };
+        let status = response["statusCode"].as_u64().expect("a statusCode") as u16;
+        let body = response["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        (status, body, response["headers"].clone())
+    }
+}
