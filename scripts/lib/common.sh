@@ -7,18 +7,28 @@ SECANTUSDB_VERSION="0.7.0b3"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# Creates the venv on first use and installs a PyPI package into it unless the
-# command it provides is already there.
-ensure_venv_tool() {
-  local command="$1" requirement="$2"
+# Creates the project-local venv on first use.
+ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating the project venv in $VENV"
     python3 -m venv "$VENV"
   fi
+}
+
+# Installs a PyPI package into the venv unless the command it provides is
+# already there.
+ensure_venv_tool() {
+  local command="$1" requirement="$2"
+  ensure_venv
   if [ ! -x "$VENV/bin/$command" ]; then
     log "installing $requirement into $VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "$requirement"
   fi
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
 free_port() {

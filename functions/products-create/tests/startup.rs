@@ -1,21 +1,12 @@
 //! The function refuses to start, with a clear message, without a usable `JWT_SECRET`.
 
-use std::process::{Command, Output};
+use shop_core::testing::lambda::start_with_secret;
 
-fn start(secret: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_products-create"));
-    command
-        .env_clear()
-        .env("MONGODB_URI", "mongodb://127.0.0.1:9");
-    if let Some(secret) = secret {
-        command.env("JWT_SECRET", secret);
-    }
-    command.output().expect("the function binary runs")
-}
+const BINARY: &str = env!("CARGO_BIN_EXE_products-create");
 
 #[test]
 fn it_refuses_to_start_without_a_jwt_secret() {
-    let out = start(None);
+    let out = start_with_secret(BINARY, None);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
@@ -23,7 +14,7 @@ fn it_refuses_to_start_without_a_jwt_secret() {
 
 #[test]
 fn it_refuses_to_start_with_a_secret_shorter_than_32_bytes() {
-    let out = start(Some("0123456789abcdef0123456789abcde"));
+    let out = start_with_secret(BINARY, Some("0123456789abcdef0123456789abcde"));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -166,6 +166,12 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// Computes the decoy hash now, at start-up, so that the first login for an
+/// unknown user costs no more than any other.
+pub fn prepare_decoy() {
+    LazyLock::force(&DECOY_HASH);
+}
+
 /// Checks `password` against `hash`, or against the decoy when there is none.
 pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let password = SecretString::from(password);

@@ -143,8 +143,9 @@ impl ProductCatalog for HttpCatalog {
 }
 
 /// Where the product function is: `PRODUCTS_API_URL` when configured, else the
-/// API this request came through (API Gateway's domain name and stage, or the
-/// Host header), so one binary works behind API Gateway and under the runner.
+/// API this request came through, so one binary works behind API Gateway and
+/// under the runner: the host the client used (the `Host` header, which keeps a
+/// local port; else API Gateway's domain name) and the stage, if it is named.
 pub fn products_base_url(configured: Option<&str>, request: &Request) -> Option<String> {
     if let Some(url) = configured.filter(|u| !u.is_empty()) {
         return Some(url.trim_end_matches('/').to_string());
@@ -154,14 +155,13 @@ pub fn products_base_url(configured: Option<&str>, request: &Request) -> Option<
         Some(RequestContext::ApiGatewayV1(c)) => (c.domain_name.clone(), c.stage.clone()),
         _ => (None, None),
     };
-    let host_header = || {
-        request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_string)
-    };
-    let host = domain.filter(|d| !d.is_empty()).or_else(host_header)?;
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .or(domain.filter(|d| !d.is_empty()))?;
     let scheme = request
         .headers()
         .get("x-forwarded-proto")
@@ -189,7 +189,7 @@ fn is_local(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::gateway_request;
+    use crate::testing::{gateway_event, gateway_request};
 
     #[test]
     fn a_configured_url_wins() {
@@ -201,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn behind_api_gateway_the_domain_name_is_used() {
+    fn behind_api_gateway_the_api_host_is_used() {
         let request = gateway_request("POST", "/orders", &[], None);
         assert_eq!(
             products_base_url(None, &request).unwrap(),
@@ -221,6 +221,18 @@ mod tests {
             products_base_url(None, &request)
                 .unwrap()
                 .ends_with(".amazonaws.com/prod")
+        );
+    }
+
+    #[test]
+    fn a_local_port_in_the_host_header_is_kept() {
+        let mut event = gateway_event("POST", "/orders", &[("host", "127.0.0.1:3000")], None);
+        event["headers"]["x-forwarded-proto"] = serde_json::json!("http");
+        event["requestContext"]["domainName"] = serde_json::json!("127.0.0.1");
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        assert_eq!(
+            products_base_url(None, &request).unwrap(),
+            "http://127.0.0.1:3000"
         );
     }
 

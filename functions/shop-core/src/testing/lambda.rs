@@ -55,6 +55,8 @@ pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outc
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Under scripts/coverage the binary must know where to write its profile.
+        .envs(std::env::var("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "under-test")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -69,7 +71,12 @@ pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outc
         .await
         .expect("the function answered within 30 s")
         .expect("the stub reported an outcome");
-    let _ = child.kill().await;
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
     server.abort();
     outcome
 }
@@ -93,9 +100,9 @@ async fn handle(
     };
     if path.ends_with("/invocation/next") {
         let Some(event) = stub.event.lock().expect("lock").take() else {
-            // One invocation only: later polls wait until the process is killed.
-            std::future::pending::<()>().await;
-            unreachable!();
+            // One invocation only: a failing Runtime API ends the process, which
+            // then exits normally (and so writes its coverage profile, if any).
+            return Ok(reply(500));
         };
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -142,4 +149,21 @@ impl Outcome {
             .unwrap_or(Value::Null);
         (status, body, response["headers"].clone())
     }
+}
+
+/// Starts `binary` with only `MONGODB_URI` (an unused address) and, if given,
+/// `JWT_SECRET`, and waits for it to give up: for tests of start-up checks.
+pub fn start_with_secret(binary: &str, secret: Option<&str>) -> std::process::Output {
+    let mut command = std::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("MONGODB_URI", "mongodb://127.0.0.1:9");
+    // Under scripts/coverage the binary must know where to write its profile.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
+    if let Some(secret) = secret {
+        command.env("JWT_SECRET", secret);
+    }
+    command.output().expect("the function binary runs")
 }
