@@ -14,9 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let tokens = config::tokens_from_env()?;
     let store = config::mongo_store_from_env().await?;
     let catalog = HttpCatalog::new(CatalogLimits::default())?;
-    let products_url = std::env::var("PRODUCTS_API_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    let products_url = config::products_api_url_from_env();
     let deps = CreateDeps {
         store: &store,
         catalog: &catalog,

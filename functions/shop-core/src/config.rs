@@ -81,6 +81,14 @@ pub fn tokens_from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Tokens
     Ok(Tokens::new(&secret, ttl)?)
 }
 
+/// `PRODUCTS_API_URL`, where the order function prices orders; `None` when
+/// unset or empty (then the request says where the API is).
+pub fn products_api_url_from_env() -> Option<String> {
+    std::env::var("PRODUCTS_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
 /// Logs to stdout (CloudWatch under Lambda, the runner's console locally),
 /// filtered by `RUST_LOG` (default `info`), as JSON when Lambda's log format is.
 pub fn init_tracing() {

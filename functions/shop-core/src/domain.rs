@@ -205,8 +205,9 @@ impl Role {
     }
 }
 
-/// A registered user as stored. The hash never leaves the storage and auth layers.
-#[derive(Debug, Clone)]
+/// A registered user as stored. The hash never leaves the storage and auth
+/// layers, and `Debug` leaves it out.
+#[derive(Clone)]
 pub struct User {
     pub id: UserId,
     pub username: Username,
@@ -214,6 +215,19 @@ pub struct User {
     pub password_hash: String,
     pub role: Role,
     pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// What the API shows of a user.

@@ -13,9 +13,12 @@ pub enum ApiError {
     /// 400: the body is not JSON, or not a JSON object.
     #[error("{0}")]
     MalformedJson(String),
-    /// 400: one or more fields or query parameters fail their rules.
-    #[error("request is invalid")]
+    /// 400: one or more fields of the body fail their rules.
+    #[error("request body is invalid")]
     Validation(Vec<FieldError>),
+    /// 400: query parameters or headers fail their rules.
+    #[error("request parameters are invalid")]
+    InvalidRequest(Vec<FieldError>),
     /// 401: no usable bearer token (missing, malformed, expired, wrongly signed).
     #[error("a valid bearer token is required")]
     Unauthenticated,
@@ -72,7 +75,9 @@ pub const PROBLEM_BASE: &str = "https://shop.invalid/problems/";
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::MalformedJson(_) | ApiError::Validation(_) => 400,
+            ApiError::MalformedJson(_) | ApiError::Validation(_) | ApiError::InvalidRequest(_) => {
+                400
+            }
             ApiError::Unauthenticated | ApiError::InvalidCredentials => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
@@ -90,7 +95,8 @@ impl ApiError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::MalformedJson(_) => ("malformed-json", "Request body is not valid JSON"),
-            ApiError::Validation(_) => ("validation", "Request is invalid"),
+            ApiError::Validation(_) => ("validation", "Request body is invalid"),
+            ApiError::InvalidRequest(_) => ("invalid-request", "Request is invalid"),
             ApiError::Unauthenticated => ("unauthenticated", "Authentication required"),
             ApiError::InvalidCredentials => ("invalid-credentials", "Invalid credentials"),
             ApiError::Forbidden => ("forbidden", "Forbidden"),
@@ -107,7 +113,7 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            ApiError::Validation(errors) => errors
+            ApiError::Validation(errors) | ApiError::InvalidRequest(errors) => errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect::<Vec<_>>()
@@ -125,7 +131,7 @@ impl ApiError {
             status: self.status(),
             detail: self.detail(),
             errors: match &self {
-                ApiError::Validation(errors) => Some(errors),
+                ApiError::Validation(errors) | ApiError::InvalidRequest(errors) => Some(errors),
                 _ => None,
             },
             missing: match &self {
@@ -139,14 +145,13 @@ impl ApiError {
             .status(problem.status)
             .header("content-type", "application/problem+json");
         match &self {
-            ApiError::Unauthenticated => {
-                builder = builder.header("www-authenticate", "Bearer");
-            }
-            ApiError::InvalidCredentials => {
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => {
                 builder = builder.header("www-authenticate", "Bearer");
             }
             ApiError::TooManyAttempts(wait) => {
-                builder = builder.header("retry-after", wait.as_secs().max(1).to_string());
+                // Rounded up: a client that waits this long is let in.
+                let seconds = wait.as_millis().div_ceil(1000).max(1);
+                builder = builder.header("retry-after", seconds.to_string());
             }
             _ => {}
         }

@@ -37,7 +37,9 @@ impl Money {
         } else {
             Decimal::from_str_exact(text)
         };
-        let value = parsed.map_err(|_| format!("must be at most {MAX_MONEY}"))?;
+        let value = parsed.map_err(|_| {
+            format!("must be a number from 0 to {MAX_MONEY} with at most 2 decimal places")
+        })?;
         if text.starts_with('-') && !value.is_zero() {
             return Err("must not be negative".into());
         }
@@ -170,6 +172,11 @@ mod tests {
     #[test]
     fn exponent_notation_is_read_exactly() {
         assert_eq!(money("1e3").to_string(), "1000.00");
+        assert!(
+            Money::parse("1e400")
+                .unwrap_err()
+                .starts_with("must be a number from 0")
+        );
         assert_eq!(money("1999E-2").to_string(), "19.99");
         assert!(Money::parse("1e-3").is_err());
     }

@@ -97,9 +97,9 @@ mod tests {
         let query = Query::parse(query);
         let mut errors = Errors::default();
         let params = PageParams::from_query(&query, &mut errors);
-        match errors.finish() {
+        match errors.finish_request() {
             Ok(()) => Ok(params),
-            Err(crate::error::ApiError::Validation(list)) => {
+            Err(crate::error::ApiError::InvalidRequest(list)) => {
                 Err(list.into_iter().map(|e| e.field).collect())
             }
             Err(other) => panic!("{other:?}"),

@@ -36,16 +36,21 @@ impl Errors {
         self.0.push(FieldError::new(field, message));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when nothing failed, else the 400 listing every failure.
+    /// `Ok(())` when nothing in the body failed, else the 400 listing every failure.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())
         } else {
             Err(ApiError::Validation(self.0))
+        }
+    }
+
+    /// `Ok(())` when no query parameter or header failed, else the 400 listing every failure.
+    pub fn finish_request(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidRequest(self.0))
         }
     }
 }
@@ -135,10 +140,6 @@ impl<'a> Object<'a> {
         } else {
             Some(default)
         }
-    }
-
-    pub fn path(&self) -> &str {
-        &self.path
     }
 }
 

@@ -6,6 +6,9 @@ mod common;
 use std::time::Duration;
 
 use serde_json::json;
+use shop_core::domain::{OrderId, now};
+use shop_core::order::OrderRequest;
+use shop_core::store::{Claim, KeyClaim};
 use shop_core::testing::{CatalogMode, ShopApp, Stores as Store, bearer, json_headers};
 
 on_both_stores!(
@@ -20,6 +23,8 @@ on_both_stores!(
     a_retry_with_the_same_key_and_body_replays_the_first_order,
     a_key_reused_with_another_body_is_409_and_keys_are_per_buyer,
     a_key_whose_first_request_failed_can_be_retried,
+    a_retry_during_the_first_request_waits_and_replays_it,
+    a_key_held_by_a_request_past_its_deadline_is_taken_over,
 );
 
 async fn create_prices_every_line_exactly_with_one_product_lookup<S: Store>(app: &ShopApp<'_, S>) {
@@ -408,4 +413,59 @@ async fn a_key_whose_first_request_failed_can_be_retried<S: Store>(app: &ShopApp
     let retried = app.order(&buyer, &[(&pen, 1)], Some("retry-me")).await;
     assert_eq!(retried.status, 201, "{}", retried.text);
     assert!(retried.header("idempotent-replayed").is_none());
+}
+
+async fn a_retry_during_the_first_request_waits_and_replays_it<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "2.00").await;
+    // The first request's lookup takes a while; the retry arrives meanwhile.
+    app.catalog
+        .set_mode(CatalogMode::Slow(Duration::from_millis(400)));
+    let lines = [(pen.as_str(), 1)];
+    let first = app.order(&buyer, &lines, Some("double-click"));
+    let retry = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.order(&buyer, &lines, Some("double-click")).await
+    };
+    let (first, retry) = tokio::join!(first, retry);
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert!(first.header("idempotent-replayed").is_none());
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.body, first.body);
+    assert_eq!(app.catalog.calls(), 1);
+}
+
+async fn a_key_held_by_a_request_past_its_deadline_is_taken_over<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "2.00").await;
+    // A request claimed the key and died before storing its order.
+    let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
+    let long_ago = now() - time::Duration::minutes(10);
+    let dead = KeyClaim {
+        user_id: app.tokens.verify(&buyer).unwrap().user_id,
+        key: "orphan".into(),
+        fingerprint: OrderRequest::parse(&body).unwrap().fingerprint(),
+        order_id: OrderId::new(),
+        created_at: long_ago,
+        expires_at: long_ago + time::Duration::seconds(10),
+    };
+    assert_eq!(app.store.claim_key(&dead).await.unwrap(), Claim::Won);
+    let retry = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert!(retry.header("idempotent-replayed").is_none());
+    assert_ne!(retry.body["id"], dead.order_id.to_string());
+    assert_eq!(
+        app.get("/orders", Some(&buyer)).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // And the key now replays the new order.
+    let again = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["id"], retry.body["id"]);
 }

@@ -18,6 +18,9 @@ on_both_stores!(
     login_returns_a_bearer_token_for_username_or_email,
     login_gives_one_401_body_for_an_unknown_user_and_a_wrong_password,
     login_refuses_a_name_after_five_failures_with_429_and_retry_after,
+    login_lets_no_more_than_five_parallel_guesses_through,
+    login_counts_username_and_email_as_one_account_and_forgets_on_success,
+    login_locks_out_a_name_that_has_no_account_too,
 );
 
 async fn register_answers_201_with_the_public_view_and_never_the_password<S: Store>(
@@ -272,4 +275,44 @@ async fn login_refuses_a_name_after_five_failures_with_429_and_retry_after<S: St
     // Another account is not affected.
     app.register("heidi", "heidi@example.com", PASSWORD).await;
     assert_eq!(app.login("heidi", PASSWORD).await.status, 200);
+}
+
+async fn login_lets_no_more_than_five_parallel_guesses_through<S: Store>(app: &ShopApp<'_, S>) {
+    app.register("ivy", "ivy@example.com", PASSWORD).await;
+    let guesses = (0..10).map(|i| {
+        let password = format!("guess number {i}");
+        async move { app.login("ivy", &password).await.status }
+    });
+    let mut statuses = futures::future::join_all(guesses).await;
+    statuses.sort();
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+}
+
+async fn login_counts_username_and_email_as_one_account_and_forgets_on_success<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    app.register("jack", "jack@example.com", PASSWORD).await;
+    for login in ["jack", "JACK@example.com", "jack"] {
+        assert_eq!(app.login(login, "wrong password").await.status, 401);
+    }
+    // A success clears the count: five more failures are allowed again.
+    assert_eq!(app.login("jack@example.com", PASSWORD).await.status, 200);
+    for _ in 0..5 {
+        assert_eq!(app.login("jack", "wrong password").await.status, 401);
+    }
+    assert_eq!(
+        app.login("jack@example.com", "wrong password").await.status,
+        429
+    );
+}
+
+async fn login_locks_out_a_name_that_has_no_account_too<S: Store>(app: &ShopApp<'_, S>) {
+    for _ in 0..5 {
+        assert_eq!(app.login("nobody-here", "whatever it is").await.status, 401);
+    }
+    let locked = app.login("NOBODY-HERE", "whatever it is").await;
+    assert_eq!(
+        locked.status, 429,
+        "a lockout does not reveal whether the account exists"
+    );
 }

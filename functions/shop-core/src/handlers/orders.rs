@@ -20,10 +20,11 @@ const LOOKUP_BUDGET: Duration = Duration::from_secs(6);
 /// Time kept back from the invocation's deadline for storing the order.
 const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
 /// How long a retry waits for the first request with its key to finish.
-const REPLAY_WAIT: Duration = Duration::from_secs(3);
-/// A claim this old whose order never appeared belongs to a request that died
-/// (no invocation runs this long); a retry may take the key over.
-const STALE_CLAIM: time::Duration = time::Duration::seconds(120);
+const REPLAY_WAIT: Duration = Duration::from_secs(5);
+const REPLAY_POLL: Duration = Duration::from_millis(100);
+/// Without an invocation deadline (a handler called directly), a claim is
+/// held this long.
+const DEFAULT_CLAIM_LIFETIME: Duration = Duration::from_secs(10);
 
 /// What the create handler needs, built once per instance.
 pub struct CreateDeps<'a, S, C> {
@@ -43,23 +44,27 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
     if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
         let mut errors = Errors::default();
         errors.push("Idempotency-Key", "must be 1–255 visible ASCII characters");
-        errors.finish()?;
+        errors.finish_request()?;
     }
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// When the product lookup must be done: inside the invocation's own deadline.
+/// What is left of the invocation (from Lambda's deadline), if it runs under a
+/// runtime that says; kept between one second and fifteen minutes.
+fn time_left(request: &Request) -> Option<Duration> {
+    let context = request.lambda_context_ref()?;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let left = u64::try_from(i128::from(context.deadline) - now_ms).unwrap_or(0);
+    Some(Duration::from_millis(left).clamp(Duration::from_secs(1), Duration::from_secs(900)))
+}
+
+/// When the product lookup must be done: inside the invocation's own deadline,
+/// with time kept back to store the order.
 fn lookup_deadline(request: &Request) -> Instant {
-    let start = Instant::now();
-    let remaining = request.lambda_context_ref().and_then(|context| {
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        let left = i128::from(context.deadline) - now_ms;
-        u64::try_from(left).ok().map(Duration::from_millis)
-    });
-    let budget = remaining.map_or(LOOKUP_BUDGET, |left| {
+    let budget = time_left(request).map_or(LOOKUP_BUDGET, |left| {
         left.saturating_sub(DEADLINE_RESERVE).min(LOOKUP_BUDGET)
     });
-    start + budget
+    Instant::now() + budget
 }
 
 fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
@@ -71,26 +76,31 @@ fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
     Ok(response)
 }
 
-/// Answers a request whose key another request claimed first: the same body
-/// replays that order (once it exists); another body is a conflict.
-async fn replay(
+/// Claims the request's key, or answers for the request that claimed it
+/// first: the same body replays that order once it exists; another body is a
+/// conflict; a claim whose request is gone (past its deadline, no order) is
+/// taken over; one released meanwhile is claimed afresh on the next round.
+async fn claim_or_replay(
     store: &impl OrderStore,
-    existing: &KeyClaim,
-    fingerprint: &str,
+    claim: &KeyClaim,
 ) -> Result<Option<Response<Body>>, ApiError> {
-    if existing.fingerprint != fingerprint {
-        return Err(ApiError::Conflict(
-            "this Idempotency-Key was already used with a different request body".into(),
-        ));
-    }
     let waited = Instant::now();
     loop {
+        let existing = match store.claim_key(claim).await? {
+            Claim::Won => return Ok(None),
+            Claim::Taken(existing) => existing,
+        };
+        if existing.fingerprint != claim.fingerprint {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was already used with a different request body".into(),
+            ));
+        }
         if let Some(order) = store.get_order(existing.order_id).await? {
             return replayed(&order).map(Some);
         }
-        if now() - existing.created_at > STALE_CLAIM {
-            store.release_key(existing).await?;
-            return Ok(None);
+        if now() > existing.expires_at {
+            store.release_key(&existing).await?;
+            continue;
         }
         if waited.elapsed() > REPLAY_WAIT {
             return Err(ApiError::Conflict(
@@ -98,7 +108,27 @@ async fn replay(
                     .into(),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(REPLAY_POLL).await;
+    }
+}
+
+/// After a failed attempt to place the order: if the order was stored after
+/// all (a write that landed but reported an error), it is the answer; if it
+/// certainly was not, the key is released so a retry can proceed; if that
+/// cannot be told, the claim stays until its deadline.
+async fn settle_failure(store: &impl OrderStore, claim: &KeyClaim) -> Option<Order> {
+    match store.get_order(claim.order_id).await {
+        Ok(Some(order)) => Some(order),
+        Ok(None) => {
+            if let Err(e) = store.release_key(claim).await {
+                tracing::error!(error = %e, "releasing an idempotency key failed");
+            }
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot tell whether the order was stored");
+            None
+        }
     }
 }
 
@@ -110,43 +140,29 @@ pub async fn create<S: OrderStore, C: ProductCatalog>(
         let principal = deps.tokens.authenticate(&request)?;
         let order_request = OrderRequest::parse(json_body(&request)?)?;
         let key = idempotency_key(&request)?;
-        let claim = key.map(|key| KeyClaim {
-            user_id: principal.user_id,
-            key,
-            fingerprint: order_request.fingerprint(),
-            order_id: OrderId::new(),
-            created_at: now(),
+        let claim = key.map(|key| {
+            let created_at = now();
+            let lifetime = time_left(&request).unwrap_or(DEFAULT_CLAIM_LIFETIME);
+            KeyClaim {
+                user_id: principal.user_id,
+                key,
+                fingerprint: order_request.fingerprint(),
+                order_id: OrderId::new(),
+                created_at,
+                expires_at: created_at + lifetime,
+            }
         });
-        if let Some(claim) = &claim {
-            // Twice at most: a stale claim is released once, then claimed afresh.
-            let mut won = false;
-            for _ in 0..2 {
-                match deps.store.claim_key(claim).await? {
-                    Claim::Won => {
-                        won = true;
-                        break;
-                    }
-                    Claim::Taken(existing) => {
-                        if let Some(response) =
-                            replay(deps.store, &existing, &claim.fingerprint).await?
-                        {
-                            return Ok(response);
-                        }
-                    }
-                }
-            }
-            if !won {
-                return Err(ApiError::Conflict(
-                    "this Idempotency-Key is in use; retry shortly".into(),
-                ));
-            }
+        if let Some(claim) = &claim
+            && let Some(response) = claim_or_replay(deps.store, claim).await?
+        {
+            return Ok(response);
         }
-        let outcome = place_order(deps, &request, &principal, &order_request, claim.as_ref()).await;
-        if let (Err(_), Some(claim)) = (&outcome, &claim) {
-            // Nothing was stored, so the key must not block a later retry.
-            if let Err(e) = deps.store.release_key(claim).await {
-                tracing::error!(error = %e, "releasing an idempotency key failed");
-            }
+        let mut outcome =
+            place_order(deps, &request, &principal, &order_request, claim.as_ref()).await;
+        if let (Err(_), Some(claim)) = (&outcome, &claim)
+            && let Some(order) = settle_failure(deps.store, claim).await
+        {
+            outcome = Ok(order);
         }
         let order = outcome?;
         tracing::info!(order_id = %order.id, total = %order.total_price, "order created");
@@ -203,7 +219,7 @@ pub async fn list(store: &impl OrderStore, tokens: &Tokens, request: Request) ->
                 .map_err(|why| errors.push("userId", why))
                 .ok()
         });
-        errors.finish()?;
+        errors.finish_request()?;
         let user = if principal.is_admin() {
             user_filter
         } else if user_filter.is_some_and(|id| id != principal.user_id) {
@@ -233,4 +249,43 @@ pub async fn get(store: &impl OrderStore, tokens: &Tokens, request: Request) -> 
         json(200, &order)
     })
     .await
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use crate::testing::gateway_request;
+
+    fn with_deadline_in(millis: i64) -> Request {
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let mut context = lambda_http::Context::default();
+        context.deadline = u64::try_from(now_ms as i64 + millis).unwrap();
+        gateway_request("POST", "/orders", &[], None).with_lambda_context(context)
+    }
+
+    #[test]
+    fn the_lookup_ends_two_seconds_before_the_invocation_does() {
+        let left = lookup_deadline(&with_deadline_in(3_500)) - Instant::now();
+        assert!(left <= Duration::from_millis(1_500), "{left:?}");
+        assert!(left >= Duration::from_millis(1_000), "{left:?}");
+    }
+
+    #[test]
+    fn a_long_invocation_still_caps_the_lookup_at_its_budget() {
+        let left = lookup_deadline(&with_deadline_in(60_000)) - Instant::now();
+        assert!(left <= LOOKUP_BUDGET && left > LOOKUP_BUDGET - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_claim_lives_until_the_invocation_deadline() {
+        let left = time_left(&with_deadline_in(9_000)).unwrap();
+        assert!(
+            left <= Duration::from_secs(9) && left > Duration::from_secs(8),
+            "{left:?}"
+        );
+        assert_eq!(
+            time_left(&gateway_request("POST", "/orders", &[], None)),
+            None
+        );
+    }
 }

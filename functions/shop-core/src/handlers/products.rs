@@ -60,17 +60,17 @@ fn parse_ids(query: &Query, errors: &mut Errors) -> Option<Vec<ProductId>> {
     let mut ids = Vec::new();
     for part in values.iter().flat_map(|v| v.split(',')) {
         match ProductId::parse(part) {
-            Ok(id) if !ids.contains(&id) => ids.push(id),
-            Ok(_) => {}
+            Ok(id) if ids.contains(&id) => {}
+            Ok(_) if ids.len() == MAX_IDS => {
+                errors.push("ids", format!("must name at most {MAX_IDS} products"));
+                return None;
+            }
+            Ok(id) => ids.push(id),
             Err(_) => {
                 errors.push("ids", format!("'{part}' is not a product id"));
                 return None;
             }
         }
-    }
-    if ids.len() > MAX_IDS {
-        errors.push("ids", format!("must name at most {MAX_IDS} products"));
-        return None;
     }
     Some(ids)
 }
@@ -87,7 +87,7 @@ pub async fn list(store: &impl ProductStore, request: Request) -> Response<Body>
                 .ok()
         });
         let ids = parse_ids(&query, &mut errors);
-        errors.finish()?;
+        errors.finish_request()?;
         let filter = ProductFilter { category, ids };
         let products = store.list_products(&filter, &page).await?;
         json(

@@ -94,8 +94,9 @@ struct TokenResponse {
 }
 
 /// Unknown user and wrong password take the same path, the same time (a decoy
-/// hash is verified) and give the same 401 body. Failures are counted per
-/// account (or per login name when there is no account), shared by all instances.
+/// hash is verified) and give the same 401 body. Attempts are counted per
+/// account (or per login name when there is no account), shared by all
+/// instances, and forgotten on success.
 pub async fn login(
     store: &(impl UserStore + LoginThrottle),
     tokens: &Tokens,
@@ -108,17 +109,19 @@ pub async fn login(
             Some(user) => format!("user:{}", user.id),
             None => format!("name:{}", input.login.to_lowercase()),
         };
+        // The attempt is counted before the password is checked, so parallel
+        // guesses cannot all slip in before the count catches up.
         let at = now();
-        if let Some(wait) = store.lockout(&throttle_key, at).await? {
+        let counted = store.count_attempt(&throttle_key, at).await?;
+        if let Some(wait) = counted.lockout(at) {
             return Err(ApiError::TooManyAttempts(wait));
         }
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
         let (Some(user), true) = (&user, verify_password(&input.password, hash).await) else {
-            store.record_failure(&throttle_key, at).await?;
             tracing::info!("login refused");
             return Err(ApiError::InvalidCredentials);
         };
-        store.clear_failures(&throttle_key).await?;
+        store.clear_attempts(&throttle_key).await?;
         tracing::info!(user_id = %user.id, "login succeeded");
         json(
             200,

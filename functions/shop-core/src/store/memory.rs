@@ -2,12 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use super::{
-    Claim, KeyClaim, LOGIN_WINDOW, LoginThrottle, MAX_FAILED_LOGINS, OrderStore, ProductFilter,
+    AttemptCount, Claim, KeyClaim, LOGIN_WINDOW, LoginThrottle, OrderStore, ProductFilter,
     ProductStore, StoreError, StoreResult, UserStore,
 };
 use crate::domain::{OrderId, Product, ProductId, Role, User, UserId};
@@ -18,7 +17,7 @@ use crate::paging::PageParams;
 pub struct MemoryStore {
     users: Mutex<Vec<User>>,
     products: Mutex<Vec<Product>>,
-    failures: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
+    attempts: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
     orders: Mutex<Vec<Order>>,
     keys: Mutex<Vec<KeyClaim>>,
     /// When set, every operation fails as an unreachable database would.
@@ -98,29 +97,23 @@ impl UserStore for MemoryStore {
 }
 
 impl LoginThrottle for MemoryStore {
-    async fn lockout(&self, key: &str, now: OffsetDateTime) -> StoreResult<Option<Duration>> {
+    async fn count_attempt(&self, key: &str, now: OffsetDateTime) -> StoreResult<AttemptCount> {
         self.check_online()?;
-        let failures = self.failures.lock().unwrap();
-        Ok(failures
-            .get(key)
-            .filter(|(count, ends)| *count >= MAX_FAILED_LOGINS && *ends > now)
-            .map(|(_, ends)| (*ends - now).try_into().unwrap_or(Duration::from_secs(1))))
-    }
-
-    async fn record_failure(&self, key: &str, now: OffsetDateTime) -> StoreResult<()> {
-        self.check_online()?;
-        let mut failures = self.failures.lock().unwrap();
-        let entry = failures.entry(key.to_string()).or_insert((0, now));
+        let mut attempts = self.attempts.lock().unwrap();
+        let entry = attempts.entry(key.to_string()).or_insert((0, now));
         if entry.1 <= now {
             *entry = (0, now + LOGIN_WINDOW);
         }
         entry.0 += 1;
-        Ok(())
+        Ok(AttemptCount {
+            attempts: entry.0,
+            window_ends: entry.1,
+        })
     }
 
-    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
         self.check_online()?;
-        self.failures.lock().unwrap().remove(key);
+        self.attempts.lock().unwrap().remove(key);
         Ok(())
     }
 }

@@ -20,8 +20,8 @@ mod mongo_orders;
 pub use memory::MemoryStore;
 pub use mongo::MongoStore;
 
-/// After this many failed logins for one name inside [`LOGIN_WINDOW`], further
-/// attempts are refused with 429 until the window ends.
+/// After this many login attempts for one account inside [`LOGIN_WINDOW`]
+/// without a success, further attempts are refused with 429 until it ends.
 pub const MAX_FAILED_LOGINS: u32 = 5;
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -75,23 +75,39 @@ pub trait UserStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
 }
 
-/// Counts failed logins per login name, in MongoDB so that every instance of
-/// the login function sees the same count.
+/// Counts login attempts per account (or per name with no account), in MongoDB
+/// so that every instance of the login function sees the same count.
 pub trait LoginThrottle: Send + Sync {
-    /// How long `key` must still wait, if it is locked out.
-    fn lockout(
+    /// Counts one more attempt for `key` in its current window, starting a new
+    /// window when none is open. Atomic: parallel attempts each get their own
+    /// number, so no more than [`MAX_FAILED_LOGINS`] of them pass.
+    fn count_attempt(
         &self,
         key: &str,
         now: OffsetDateTime,
-    ) -> impl Future<Output = StoreResult<Option<Duration>>> + Send;
+    ) -> impl Future<Output = StoreResult<AttemptCount>> + Send;
 
-    fn record_failure(
-        &self,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Forgets the attempts of `key` (after a successful login).
+    fn clear_attempts(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
 
-    fn clear_failures(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+/// Where an account stands in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptCount {
+    /// This attempt's number in the window, from 1.
+    pub attempts: u32,
+    pub window_ends: OffsetDateTime,
+}
+
+impl AttemptCount {
+    /// How long to wait, when this attempt is past the limit.
+    pub fn lockout(&self, now: OffsetDateTime) -> Option<Duration> {
+        (self.attempts > MAX_FAILED_LOGINS).then(|| {
+            (self.window_ends - now)
+                .try_into()
+                .unwrap_or(Duration::from_secs(1))
+        })
+    }
 }
 
 /// Which products a listing selects.
@@ -130,6 +146,9 @@ pub struct KeyClaim {
     pub fingerprint: String,
     pub order_id: OrderId,
     pub created_at: OffsetDateTime,
+    /// The claiming invocation's deadline: past it, that request is certainly
+    /// gone, and a retry may take the key over.
+    pub expires_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

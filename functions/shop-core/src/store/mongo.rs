@@ -8,14 +8,14 @@ use futures::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 use super::{
-    LOGIN_WINDOW, LoginThrottle, MAX_FAILED_LOGINS, ProductFilter, ProductStore, StoreError,
+    AttemptCount, LOGIN_WINDOW, LoginThrottle, ProductFilter, ProductStore, StoreError,
     StoreResult, UserStore,
 };
 use crate::domain::{
@@ -25,7 +25,7 @@ use crate::money::Money;
 use crate::paging::PageParams;
 
 const USERS: &str = "users";
-const LOGIN_FAILURES: &str = "login_failures";
+const LOGIN_ATTEMPTS: &str = "login_attempts";
 const PRODUCTS: &str = "products";
 pub(crate) const ORDERS: &str = "orders";
 pub(crate) const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
@@ -93,8 +93,8 @@ impl MongoStore {
         self.db.collection(PRODUCTS)
     }
 
-    fn login_failures(&self) -> Collection<Document> {
-        self.db.collection(LOGIN_FAILURES)
+    fn login_attempts(&self) -> Collection<Document> {
+        self.db.collection(LOGIN_ATTEMPTS)
     }
 }
 
@@ -130,7 +130,7 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
         ),
         // A window's document goes once the window has ended.
         (
-            LOGIN_FAILURES,
+            LOGIN_ATTEMPTS,
             vec![ttl(
                 doc! {"windowEnds": 1},
                 Duration::ZERO,
@@ -304,7 +304,7 @@ impl UserStore for MongoStore {
         let role = bson::to_bson(&role).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.users()
             .find_one_and_update(login_filter(login), doc! {"$set": {"role": role}})
-            .return_document(mongodb::options::ReturnDocument::After)
+            .return_document(ReturnDocument::After)
             .await
             .map_err(unavailable)?
             .map(User::try_from)
@@ -313,55 +313,60 @@ impl UserStore for MongoStore {
 }
 
 impl LoginThrottle for MongoStore {
-    async fn lockout(&self, key: &str, now: OffsetDateTime) -> StoreResult<Option<Duration>> {
+    async fn count_attempt(&self, key: &str, now: OffsetDateTime) -> StoreResult<AttemptCount> {
         self.ensure_indexes().await?;
-        let filter = doc! {
-            "_id": key,
-            "windowEnds": {"$gt": to_bson_time(now)},
-            "failures": {"$gte": MAX_FAILED_LOGINS as i64},
+        let counted = |doc: Document| -> StoreResult<AttemptCount> {
+            let corrupt = |e: bson::document::ValueAccessError| StoreError::Corrupt(e.to_string());
+            Ok(AttemptCount {
+                attempts: u32::try_from(doc.get_i64("attempts").map_err(corrupt)?)
+                    .unwrap_or(u32::MAX),
+                window_ends: doc
+                    .get_datetime("windowEnds")
+                    .map_err(corrupt)?
+                    .to_time_0_3(),
+            })
         };
-        let Some(entry) = self
-            .login_failures()
-            .find_one(filter)
-            .await
-            .map_err(unavailable)?
-        else {
-            return Ok(None);
+        let fresh = AttemptCount {
+            attempts: 1,
+            window_ends: now + LOGIN_WINDOW,
         };
-        let ends = entry
-            .get_datetime("windowEnds")
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
-            .to_time_0_3();
-        Ok(Some(
-            (ends - now).try_into().unwrap_or(Duration::from_secs(1)),
+        let fresh_doc = doc! {"attempts": 1_i64, "windowEnds": to_bson_time(fresh.window_ends)};
+        // Each step is one atomic write; a lost race sends us round again.
+        for _ in 0..3 {
+            let open = doc! {"_id": key, "windowEnds": {"$gt": to_bson_time(now)}};
+            let incremented = self
+                .login_attempts()
+                .find_one_and_update(open, doc! {"$inc": {"attempts": 1_i64}})
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(unavailable)?;
+            if let Some(doc) = incremented {
+                return counted(doc);
+            }
+            let expired = doc! {"_id": key, "windowEnds": {"$lte": to_bson_time(now)}};
+            let restarted = self
+                .login_attempts()
+                .update_one(expired, doc! {"$set": fresh_doc.clone()})
+                .await
+                .map_err(unavailable)?;
+            if restarted.modified_count == 1 {
+                return Ok(fresh);
+            }
+            let mut first = fresh_doc.clone();
+            first.insert("_id", key);
+            match self.login_attempts().insert_one(first).await {
+                Ok(_) => return Ok(fresh),
+                Err(e) if is_duplicate_key(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a login window kept changing hands".into(),
         ))
     }
 
-    async fn record_failure(&self, key: &str, now: OffsetDateTime) -> StoreResult<()> {
-        let open = doc! {"_id": key, "windowEnds": {"$gt": to_bson_time(now)}};
-        let counted = self
-            .login_failures()
-            .update_one(open, doc! {"$inc": {"failures": 1_i64}})
-            .await
-            .map_err(unavailable)?;
-        if counted.matched_count == 0 {
-            // No open window: start one. A concurrent start may win; either way
-            // the count restarts at one, which errs on the caller's side.
-            let ends = to_bson_time(now + LOGIN_WINDOW);
-            self.login_failures()
-                .update_one(
-                    doc! {"_id": key},
-                    doc! {"$set": {"failures": 1_i64, "windowEnds": ends}},
-                )
-                .upsert(true)
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
-    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
-        self.login_failures()
+    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
+        self.login_attempts()
             .delete_one(doc! {"_id": key})
             .await
             .map_err(unavailable)?;

@@ -96,6 +96,7 @@ struct KeyDoc {
     fingerprint: String,
     order_id: ObjectId,
     created_at: bson::DateTime,
+    expires_at: bson::DateTime,
 }
 
 impl From<&KeyClaim> for KeyDoc {
@@ -106,6 +107,7 @@ impl From<&KeyClaim> for KeyDoc {
             fingerprint: claim.fingerprint.clone(),
             order_id: claim.order_id.object_id(),
             created_at: to_bson_time(claim.created_at),
+            expires_at: to_bson_time(claim.expires_at),
         }
     }
 }
@@ -118,6 +120,7 @@ impl From<KeyDoc> for KeyClaim {
             fingerprint: doc.fingerprint,
             order_id: OrderId::from(doc.order_id),
             created_at: doc.created_at.to_time_0_3(),
+            expires_at: doc.expires_at.to_time_0_3(),
         }
     }
 }
