@@ -46,7 +46,7 @@ describe('README walk-through', function () {
   const examples = readExamples();
   // Fresh names each run, so the story can be told twice against one database.
   const suffix = Math.random().toString(36).slice(2, 8);
-  const rename = (text) => text.replaceAll('alice', `alice${suffix}`);
+  const rename = (text) => text.replace(/alice/gi, (name) => `${name}${suffix}`);
   const vars = {};
 
   it('has the examples it promises', function () {

@@ -15,6 +15,8 @@ use crate::paging::PageParams;
 pub mod memory;
 pub mod mongo;
 mod mongo_orders;
+mod mongo_products;
+mod mongo_users;
 
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryStore;

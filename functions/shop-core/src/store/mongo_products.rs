@@ -1,0 +1,117 @@
+//! Products in MongoDB.
+
+use futures::TryStreamExt;
+use mongodb::Collection;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{self, Document, doc};
+use serde::{Deserialize, Serialize};
+
+use super::mongo::{PRODUCTS, to_bson_time, unavailable};
+use super::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult};
+use crate::domain::{Category, Description, Product, ProductId, ProductName};
+use crate::money::Money;
+use crate::paging::PageParams;
+
+impl MongoStore {
+    fn products(&self) -> Collection<ProductDoc> {
+        self.database().collection(PRODUCTS)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductDoc {
+    #[serde(rename = "_id")]
+    id: ObjectId,
+    name: String,
+    description: String,
+    /// Exact: the price in cents.
+    price_cents: i64,
+    category: String,
+    created_at: bson::DateTime,
+}
+
+impl From<&Product> for ProductDoc {
+    fn from(p: &Product) -> Self {
+        Self {
+            id: p.id.object_id(),
+            name: p.name.as_str().to_string(),
+            description: p.description.as_str().to_string(),
+            price_cents: p.price.cents(),
+            category: p.category.as_str().to_string(),
+            created_at: to_bson_time(p.created_at),
+        }
+    }
+}
+
+impl TryFrom<ProductDoc> for Product {
+    type Error = StoreError;
+    fn try_from(doc: ProductDoc) -> Result<Self, Self::Error> {
+        let id = doc.id;
+        let corrupt =
+            |field: &str, why: String| StoreError::Corrupt(format!("product {id}: {field} {why}"));
+        Ok(Product {
+            id: id.into(),
+            name: ProductName::parse(doc.name).map_err(|e| corrupt("name", e))?,
+            description: Description::parse(doc.description)
+                .map_err(|e| corrupt("description", e))?,
+            price: Money::from_cents(doc.price_cents).map_err(|e| corrupt("priceCents", e))?,
+            category: Category::parse(doc.category).map_err(|e| corrupt("category", e))?,
+            created_at: doc.created_at.to_time_0_3(),
+        })
+    }
+}
+
+impl ProductStore for MongoStore {
+    async fn insert_product(&self, product: &Product) -> StoreResult<()> {
+        self.ensure_indexes().await?;
+        self.products()
+            .insert_one(ProductDoc::from(product))
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
+        self.products()
+            .find_one(doc! {"_id": id.object_id()})
+            .await
+            .map_err(unavailable)?
+            .map(Product::try_from)
+            .transpose()
+    }
+
+    async fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: &PageParams,
+    ) -> StoreResult<Vec<Product>> {
+        self.ensure_indexes().await?;
+        let mut query = Document::new();
+        let mut id_rule = Document::new();
+        if let Some(ids) = &filter.ids {
+            let ids: Vec<ObjectId> = ids.iter().map(|id| id.object_id()).collect();
+            id_rule.insert("$in", ids);
+        }
+        if let Some(before) = page.before {
+            id_rule.insert("$lt", before);
+        }
+        if !id_rule.is_empty() {
+            query.insert("_id", id_rule);
+        }
+        if let Some(category) = &filter.category {
+            query.insert("category", category.as_str());
+        }
+        let docs: Vec<ProductDoc> = self
+            .products()
+            .find(query)
+            .sort(doc! {"_id": -1})
+            .limit(page.fetch() as i64)
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.into_iter().map(Product::try_from).collect()
+    }
+}
