@@ -1,0 +1,142 @@
+//! Unit tests of event translation; generated events must parse as the AWS event
+//! types that `lambda_http` uses.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use http::HeaderMap;
+
+use super::*;
+use crate::query::parse_query;
+use crate::routes::{Lookup, Routes};
+use crate::template::EventSpec;
+
+fn route(payload: PayloadVersion, method: &str, path: &str) -> Routes {
+    let mut routes = Routes::default();
+    let stage = if payload == PayloadVersion::V2 {
+        "$default"
+    } else {
+        "Prod"
+    };
+    let event = EventSpec {
+        name: "E".into(),
+        method: method.into(),
+        path: path.into(),
+        payload,
+        stage: stage.into(),
+    };
+    routes.add(0, &event).unwrap();
+    routes
+}
+
+fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str) -> Value {
+    let routes = route(payload, "POST", "/items/{id}");
+    let Lookup::Found(route, params) = routes.lookup("POST", "/items/7") else {
+        panic!("no route")
+    };
+    let req = Request {
+        method: "POST",
+        raw_path: "/items/7",
+        raw_query: query,
+        headers,
+        body,
+        source_ip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        request_id: "req-1",
+        received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        account_id: "123456789012",
+    };
+    build(&req, route, &params)
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (k, v) in pairs {
+        map.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    map
+}
+
+#[test]
+fn a_v2_event_parses_as_an_http_api_request() {
+    let h = headers(&[
+        ("content-type", "application/json"),
+        ("cookie", "a=1; b=2"),
+        ("x-n", "1"),
+        ("x-n", "2"),
+    ]);
+    let value = event(PayloadVersion::V2, &h, br#"{"k":1}"#, "q=1&q=2&r");
+    let parsed: ApiGatewayV2httpRequest = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(parsed.raw_path.as_deref(), Some("/items/7"));
+    assert_eq!(parsed.path_parameters["id"], "7");
+    assert_eq!(
+        parsed.cookies,
+        Some(vec!["a=1".to_owned(), "b=2".to_owned()])
+    );
+    assert_eq!(parsed.body.as_deref(), Some(r#"{"k":1}"#));
+    assert_eq!(value["headers"]["x-n"], "1,2");
+    assert_eq!(value["queryStringParameters"]["q"], "1,2");
+    assert_eq!(value["queryStringParameters"]["r"], "");
+    assert_eq!(value["requestContext"]["http"]["sourceIp"], "10.1.2.3");
+    assert_eq!(
+        value["requestContext"]["time"],
+        "14/Nov/2023:22:13:20 +0000"
+    );
+    assert_eq!(value["requestContext"]["timeEpoch"], 1_700_000_000_000u64);
+}
+
+#[test]
+fn a_v1_event_parses_as_a_rest_api_request() {
+    let h = headers(&[("content-type", "text/plain"), ("x-n", "1"), ("x-n", "2")]);
+    let value = event(PayloadVersion::V1, &h, b"hello", "q=1&q=2");
+    let parsed: ApiGatewayProxyRequest = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(parsed.resource.as_deref(), Some("/items/{id}"));
+    assert_eq!(parsed.path_parameters["id"], "7");
+    assert_eq!(parsed.body.as_deref(), Some("hello"));
+    assert_eq!(
+        value["multiValueHeaders"]["x-n"],
+        serde_json::json!(["1", "2"])
+    );
+    assert_eq!(value["headers"]["x-n"], "2");
+    assert_eq!(
+        value["multiValueQueryStringParameters"]["q"],
+        serde_json::json!(["1", "2"])
+    );
+    assert_eq!(value["requestContext"]["path"], "/Prod/items/7");
+}
+
+#[test]
+fn a_binary_body_is_base64_encoded_and_text_is_not() {
+    let binary = headers(&[("content-type", "application/octet-stream")]);
+    let value = event(PayloadVersion::V2, &binary, b"abc", "");
+    assert_eq!(value["isBase64Encoded"], true);
+    assert_eq!(value["body"], "YWJj");
+    let invalid_utf8 = event(PayloadVersion::V2, &HeaderMap::new(), &[0xff, 0xfe], "");
+    assert_eq!(invalid_utf8["isBase64Encoded"], true);
+    let json = event(
+        PayloadVersion::V2,
+        &headers(&[("content-type", "application/problem+json")]),
+        b"{}",
+        "",
+    );
+    assert_eq!(json["isBase64Encoded"], false);
+}
+
+#[test]
+fn an_empty_query_and_body_are_left_out_of_v2_and_null_in_v1() {
+    let v2 = event(PayloadVersion::V2, &HeaderMap::new(), b"", "");
+    assert!(v2.get("queryStringParameters").is_none() && v2.get("body").is_none());
+    let v1 = event(PayloadVersion::V1, &HeaderMap::new(), b"", "");
+    assert!(v1["queryStringParameters"].is_null() && v1["body"].is_null());
+}
+
+#[test]
+fn query_strings_decode_plus_and_percent_escapes() {
+    let q = parse_query("a=x+y&b=%E2%82%AC&c=%zz");
+    assert_eq!(q["a"], ["x y"]);
+    assert_eq!(q["b"], ["€"]);
+    assert_eq!(q["c"], ["%zz"]);
+}

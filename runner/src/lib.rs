@@ -1,0 +1,16 @@
+//! A self-hosted AWS Lambda + API Gateway for one machine: serves the functions of a
+//! SAM template over HTTP, running their binaries through the Lambda Runtime API.
+
+pub mod binary;
+pub mod envfile;
+pub mod event;
+pub mod ids;
+pub mod instance;
+pub mod pool;
+pub mod problem;
+pub mod query;
+pub mod response;
+pub mod routes;
+pub mod runtime_api;
+pub mod server;
+pub mod template;

@@ -1,0 +1,179 @@
+//! The instances of one function: started on demand, one invocation each at a time,
+//! at most the concurrency limit, a bounded queue beyond it, and idle ones stopped.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+
+use crate::instance::{Fault, Instance, Runtime};
+use crate::runtime_api::Outcome;
+
+/// Why the pool produced no outcome.
+#[derive(Debug)]
+pub enum PoolError {
+    /// Every instance is busy and the queue is full.
+    Throttled,
+    /// Start-up failed now or recently (backing off); the reason.
+    InitFailed(String),
+    Crashed(String),
+    Timeout,
+}
+
+/// How one invocation went.
+#[derive(Debug)]
+pub struct Invoked {
+    pub result: Result<Outcome, PoolError>,
+    /// The start-up time, when this invocation started a new instance.
+    pub init: Option<Duration>,
+}
+
+/// Limits shared by every pool.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub concurrency: usize,
+    pub queue_size: usize,
+    pub idle_timeout: Duration,
+    pub init_timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+    reason: String,
+}
+
+/// One function's instances.
+pub struct Pool {
+    pub runtime: Runtime,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    idle: Mutex<Vec<Instance>>,
+    backoff: Mutex<Backoff>,
+}
+
+struct Waiting<'a>(&'a AtomicUsize);
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Pool {
+    /// A pool with `limits.concurrency` instances at most, stopping idle ones.
+    pub fn new(runtime: Runtime, limits: Limits) -> Arc<Pool> {
+        let pool = Arc::new(Pool {
+            runtime,
+            limits,
+            permits: Arc::new(Semaphore::new(limits.concurrency)),
+            waiting: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
+            backoff: Mutex::new(Backoff::default()),
+        });
+        tokio::spawn(reap(Arc::downgrade(&pool), limits.idle_timeout));
+        pool
+    }
+
+    /// Runs one invocation on a free instance, starting one if none is idle.
+    pub async fn invoke(&self, request_id: String, event: Bytes, trace_id: String) -> Invoked {
+        let failed = |e| Invoked {
+            result: Err(e),
+            init: None,
+        };
+        let _permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) if self.limits.concurrency == 0 => return failed(PoolError::Throttled),
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.queue_size {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return failed(PoolError::Throttled);
+                }
+                let _waiting = Waiting(&self.waiting);
+                match self.permits.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return failed(PoolError::Throttled),
+                }
+            }
+        };
+        let idle = {
+            let mut idle = self.idle.lock().expect("lock");
+            idle.retain(Instance::is_alive);
+            idle.pop()
+        };
+        let (mut instance, init) = match idle {
+            Some(instance) => (instance, None),
+            None => match self.start().await {
+                Ok((instance, init)) => (instance, Some(init)),
+                Err(reason) => return failed(PoolError::InitFailed(reason)),
+            },
+        };
+        let result = instance
+            .invoke(&self.runtime, request_id, event, trace_id)
+            .await;
+        let result = match result {
+            Ok(outcome) => {
+                self.idle.lock().expect("lock").push(instance);
+                Ok(outcome)
+            }
+            Err(Fault::Timeout) => Err(PoolError::Timeout),
+            Err(Fault::Crashed(reason)) => Err(PoolError::Crashed(reason)),
+        };
+        Invoked { result, init }
+    }
+
+    async fn start(&self) -> Result<(Instance, Duration), String> {
+        {
+            let backoff = self.backoff.lock().expect("lock");
+            if let Some(until) = backoff.until.filter(|u| *u > Instant::now()) {
+                let wait = until - Instant::now();
+                return Err(format!(
+                    "{} (retrying in {:.1} s)",
+                    backoff.reason,
+                    wait.as_secs_f32()
+                ));
+            }
+        }
+        let started = Instant::now();
+        match Instance::start(&self.runtime, self.limits.init_timeout).await {
+            Ok(instance) => {
+                *self.backoff.lock().expect("lock") = Backoff::default();
+                tracing::debug!(function = %self.runtime.name, pid = instance.pid, "instance started");
+                Ok((instance, started.elapsed()))
+            }
+            Err(reason) => {
+                let mut backoff = self.backoff.lock().expect("lock");
+                backoff.failures += 1;
+                let delay = Duration::from_millis(500 << backoff.failures.min(6))
+                    .min(Duration::from_secs(30));
+                backoff.until = Some(Instant::now() + delay);
+                backoff.reason = reason.clone();
+                tracing::warn!(function = %self.runtime.name, %reason, retry_in_ms = delay.as_millis() as u64, "instance failed to start");
+                Err(reason)
+            }
+        }
+    }
+}
+
+/// Stops instances idle for longer than `idle_timeout`, until the pool is gone.
+async fn reap(pool: Weak<Pool>, idle_timeout: Duration) {
+    let period = (idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let stale: Vec<Instance> = {
+            let mut idle = pool.idle.lock().expect("lock");
+            let (keep, stale) = idle
+                .drain(..)
+                .partition(|i| i.last_used.elapsed() < idle_timeout && i.is_alive());
+            *idle = keep;
+            stale
+        };
+        for instance in stale {
+            tracing::info!(function = %pool.runtime.name, pid = instance.pid, "stopping idle instance");
+        }
+    }
+}

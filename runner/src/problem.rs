@@ -1,0 +1,151 @@
+//! The runner's own errors as RFC 9457 `application/problem+json` responses.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Response, StatusCode};
+use serde_json::json;
+
+/// Everything the runner itself can answer instead of a function.
+#[derive(Debug, Clone)]
+pub enum Problem {
+    /// 404: no route matches the path.
+    NotFound,
+    /// 405: the path exists with these other methods.
+    MethodNotAllowed(Vec<String>),
+    /// 413: the request is larger than Lambda's 6 MB invocation payload.
+    PayloadTooLarge,
+    /// 429: the function's instances are all busy and its queue is full.
+    Throttled { function: String },
+    /// 502: the function's start-up failed (the reason), or it is backing off after one.
+    InitFailed { function: String, reason: String },
+    /// 502: the process exited or was lost during the invocation.
+    Crashed { function: String, reason: String },
+    /// 502: the function reported an error (Runtime API `/error`), of this type.
+    FunctionError {
+        function: String,
+        error_type: String,
+    },
+    /// 502: the function's result is not a valid proxy response.
+    BadResponse { function: String, reason: String },
+    /// 504: the function ran past its Timeout and was stopped.
+    Timeout { function: String, timeout: Duration },
+}
+
+impl Problem {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Problem::InitFailed { .. }
+            | Problem::Crashed { .. }
+            | Problem::FunctionError { .. }
+            | Problem::BadResponse { .. } => StatusCode::BAD_GATEWAY,
+            Problem::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            Problem::NotFound => ("not-found", "No route matches the request"),
+            Problem::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Problem::PayloadTooLarge => ("payload-too-large", "Request body is too large"),
+            Problem::Throttled { .. } => ("too-many-requests", "Too many requests"),
+            Problem::InitFailed { .. } => ("function-init-failed", "The function failed to start"),
+            Problem::Crashed { .. } => ("function-crashed", "The function crashed"),
+            Problem::FunctionError { .. } => ("function-error", "The function failed"),
+            Problem::BadResponse { .. } => (
+                "bad-function-response",
+                "The function's response is invalid",
+            ),
+            Problem::Timeout { .. } => ("function-timeout", "The function timed out"),
+        }
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            Problem::NotFound => "No route of the template matches this method and path.".into(),
+            Problem::MethodNotAllowed(allowed) => {
+                format!("This path accepts {}.", allowed.join(", "))
+            }
+            Problem::PayloadTooLarge => {
+                "The request body exceeds Lambda's 6 MB payload limit.".into()
+            }
+            Problem::Throttled { function } => {
+                format!("Every instance of {function} is busy and its queue is full.")
+            }
+            Problem::InitFailed { function, reason } => {
+                format!("{function} failed to start: {reason}")
+            }
+            Problem::Crashed { function, reason } => {
+                format!("{function} {reason} during the invocation.")
+            }
+            Problem::FunctionError {
+                function,
+                error_type,
+            } => {
+                format!("{function} returned an error of type {error_type}.")
+            }
+            Problem::BadResponse { function, reason } => format!("{function}: {reason}"),
+            Problem::Timeout { function, timeout } => {
+                format!(
+                    "{function} ran past its {}-second timeout and was stopped.",
+                    timeout.as_secs()
+                )
+            }
+        }
+    }
+
+    /// The problem+json response; `type_base` prefixes the problem's slug.
+    pub fn render(&self, request_id: &str, type_base: &str) -> Response<Bytes> {
+        let (slug, title) = self.slug_and_title();
+        let status = self.status();
+        let body = json!({
+            "type": format!("{type_base}{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.detail(),
+            "requestId": request_id,
+        });
+        let mut response = Response::new(Bytes::from(body.to_string()));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match self {
+            Problem::MethodNotAllowed(allowed) => {
+                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                    headers.insert(ALLOW, v);
+                }
+            }
+            Problem::Throttled { .. } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_renders_as_problem_json_with_the_request_id() {
+        let r =
+            Problem::MethodNotAllowed(vec!["GET".into(), "POST".into()]).render("abc", "urn:x:");
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/problem+json");
+        assert_eq!(r.headers()[ALLOW], "GET, POST");
+        let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(body["type"], "urn:x:method-not-allowed");
+        assert_eq!(body["status"], 405);
+        assert_eq!(body["requestId"], "abc");
+    }
+}

@@ -1,0 +1,246 @@
+//! The Lambda Runtime API (2018-06-01) that one instance polls: `next` as a long poll,
+//! `response`, `error` and `init/error`.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Lambda's limit on a synchronous response.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// One invocation handed to the instance through `next`.
+#[derive(Debug)]
+pub struct Invocation {
+    pub request_id: String,
+    pub event: Bytes,
+    pub deadline_ms: u64,
+    pub arn: Arc<str>,
+    pub trace_id: String,
+    pub reply: oneshot::Sender<Outcome>,
+}
+
+/// What the instance posted for an invocation.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Bytes),
+    /// `/error`: the `errorType` and `errorMessage` it reported.
+    Error {
+        error_type: String,
+        message: String,
+    },
+    /// The response exceeded [`MAX_RESPONSE_BYTES`].
+    TooLarge,
+}
+
+/// Where an instance is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    /// It has polled `next` at least once.
+    Ready,
+    InitFailed(String),
+    Exited(String),
+}
+
+/// State shared by an instance and its Runtime API server.
+#[derive(Debug)]
+pub struct Channel {
+    jobs: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
+    current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
+    pub phase: watch::Sender<Phase>,
+}
+
+impl Channel {
+    pub fn new(jobs: mpsc::Receiver<Invocation>) -> Arc<Channel> {
+        Arc::new(Channel {
+            jobs: tokio::sync::Mutex::new(jobs),
+            current: Mutex::new(None),
+            phase: watch::Sender::new(Phase::Starting),
+        })
+    }
+}
+
+/// Serves the Runtime API for one instance on `listener` until the task is aborted.
+pub async fn serve(listener: TcpListener, channel: Arc<Channel>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(channel.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn handle(
+    channel: Arc<Channel>,
+    req: http::Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
+        return Ok(reply(
+            StatusCode::NOT_FOUND,
+            r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
+        ));
+    };
+    let accepted = || reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
+    match (req.method(), rest) {
+        (&Method::GET, "invocation/next") => Ok(next(&channel).await),
+        (&Method::POST, "init/error") => {
+            let (error_type, message) = error_body(req).await;
+            channel.phase.send_if_modified(|phase| {
+                let starting = *phase == Phase::Starting;
+                if starting {
+                    *phase = Phase::InitFailed(format!("{error_type}: {message}"));
+                }
+                starting
+            });
+            Ok(accepted())
+        }
+        (&Method::POST, rest) => {
+            let Some((id, kind)) = rest
+                .strip_prefix("invocation/")
+                .and_then(|r| r.split_once('/'))
+            else {
+                return Ok(reply(
+                    StatusCode::NOT_FOUND,
+                    r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
+                ));
+            };
+            let waiting = {
+                let mut current = channel.current.lock().expect("lock");
+                match current.as_ref() {
+                    Some((current_id, _)) if current_id == id => current.take().map(|(_, tx)| tx),
+                    _ => None,
+                }
+            };
+            let Some(tx) = waiting else {
+                return Ok(reply(
+                    StatusCode::BAD_REQUEST,
+                    r#"{"errorType":"InvalidRequestID","errorMessage":"no such invocation in progress"}"#,
+                ));
+            };
+            let outcome = match kind {
+                "response" => match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(body) => Outcome::Response(body.to_bytes()),
+                    Err(_) => {
+                        let _ = tx.send(Outcome::TooLarge);
+                        return Ok(reply(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            r#"{"errorType":"RequestEntityTooLarge","errorMessage":"response exceeds 6 MB"}"#,
+                        ));
+                    }
+                },
+                "error" => {
+                    let (error_type, message) = error_body(req).await;
+                    Outcome::Error {
+                        error_type,
+                        message,
+                    }
+                }
+                _ => {
+                    return Ok(reply(
+                        StatusCode::NOT_FOUND,
+                        r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
+                    ));
+                }
+            };
+            let _ = tx.send(outcome);
+            // Let the waiting caller's response go out before this acknowledgement:
+            // the function only needs it to poll again, the caller is on the clock.
+            tokio::task::yield_now().await;
+            Ok(accepted())
+        }
+        _ => Ok(reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            r#"{"errorType":"MethodNotAllowed","errorMessage":"method not allowed"}"#,
+        )),
+    }
+}
+
+/// The long poll: answers when the pool hands this instance an invocation.
+async fn next(channel: &Channel) -> Response<Full<Bytes>> {
+    channel.phase.send_if_modified(|phase| {
+        let starting = *phase == Phase::Starting;
+        if starting {
+            *phase = Phase::Ready;
+        }
+        starting
+    });
+    let job = channel.jobs.lock().await.recv().await;
+    let Some(job) = job else {
+        return reply(
+            StatusCode::GONE,
+            r#"{"errorType":"ShuttingDown","errorMessage":"instance stopping"}"#,
+        );
+    };
+    let mut response = Response::new(Full::new(job.event));
+    let headers = response.headers_mut();
+    let value =
+        |s: &str| http::HeaderValue::from_str(s).unwrap_or(http::HeaderValue::from_static(""));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert("lambda-runtime-aws-request-id", value(&job.request_id));
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        http::HeaderValue::from(job.deadline_ms),
+    );
+    headers.insert("lambda-runtime-invoked-function-arn", value(&job.arn));
+    headers.insert("lambda-runtime-trace-id", value(&job.trace_id));
+    *channel.current.lock().expect("lock") = Some((job.request_id, job.reply));
+    response
+}
+
+/// `errorType` and `errorMessage` from an `/error` body, or the error-type header.
+async fn error_body(req: http::Request<Incoming>) -> (String, String) {
+    let header_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Limited::new(req.into_body(), 1024 * 1024)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let error_type = parsed["errorType"]
+        .as_str()
+        .map(str::to_owned)
+        .or(header_type)
+        .unwrap_or_else(|| "Unknown".into());
+    let message = parsed["errorMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (error_type, message)
+}

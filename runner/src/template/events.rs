@@ -1,0 +1,90 @@
+//! The HTTP events of a function (`HttpApi`, `Api`) as routes.
+
+use serde_json::Value;
+
+use super::function::{EventSpec, PayloadVersion};
+use super::intrinsics::{Scope, scalar_string};
+use super::{TemplateError, invalid};
+
+pub(super) fn event_spec(
+    id: &str,
+    name: &str,
+    event: &Value,
+    scope: &Scope,
+) -> Result<EventSpec, TemplateError> {
+    let at = |key: &str| format!("resource {id}, key Events.{name}{key}");
+    let kind = event["Type"].as_str().unwrap_or_default();
+    let empty = serde_json::Map::new();
+    let props = event["Properties"].as_object().unwrap_or(&empty);
+    let (allowed, mut payload, api_key): (&[&str], _, _) = match kind {
+        "HttpApi" => (
+            &["Path", "Method", "ApiId", "PayloadFormatVersion"],
+            PayloadVersion::V2,
+            "ApiId",
+        ),
+        "Api" => (
+            &["Path", "Method", "RestApiId"],
+            PayloadVersion::V1,
+            "RestApiId",
+        ),
+        other => {
+            return Err(invalid(
+                at(".Type"),
+                format!("{other} events cannot be delivered by the runner (only HttpApi and Api)"),
+            ));
+        }
+    };
+    if let Some(key) = props.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(invalid(
+            at(&format!(".Properties.{key}")),
+            "is not supported by the runner",
+        ));
+    }
+    if props
+        .get("PayloadFormatVersion")
+        .and_then(scalar_string)
+        .as_deref()
+        == Some("1.0")
+    {
+        payload = PayloadVersion::V1;
+    }
+    if let Some(api) = props.get(api_key) {
+        let target = api["Ref"].as_str().or(api.as_str()).unwrap_or_default();
+        if !scope.resources.contains_key(target) {
+            return Err(invalid(
+                at(&format!(".Properties.{api_key}")),
+                "must name an API resource of this template",
+            ));
+        }
+    }
+    let path = props.get("Path").and_then(Value::as_str);
+    let method = props.get("Method").and_then(Value::as_str);
+    let (path, method) = match (path, method) {
+        (Some(p), Some(m)) if p.starts_with('/') => (p.to_owned(), m.to_ascii_uppercase()),
+        (None, None) if kind == "HttpApi" => ("$default".to_owned(), "ANY".to_owned()),
+        _ => {
+            return Err(invalid(
+                at(".Properties"),
+                "needs a Path starting with / and a Method",
+            ));
+        }
+    };
+    let method = if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
+        "ANY".to_owned()
+    } else {
+        method
+    };
+    let stage = if kind == "HttpApi" {
+        "$default"
+    } else {
+        "Prod"
+    }
+    .to_owned();
+    Ok(EventSpec {
+        name: name.to_owned(),
+        method,
+        path,
+        payload,
+        stage,
+    })
+}

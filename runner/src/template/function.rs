@@ -1,0 +1,229 @@
+//! One `AWS::Serverless::Function`: which of its keys the runner honours, which it
+//! ignores because they change nothing locally, and which it refuses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::events::event_spec;
+use super::intrinsics::{Scope, scalar_string};
+use super::{TemplateError, invalid};
+
+pub(crate) const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
+
+/// Keys that change nothing when the function runs on one machine.
+const IGNORED: &[&str] = &[
+    "Handler",
+    "Runtime",
+    "Architectures",
+    "Description",
+    "Tags",
+    "Policies",
+    "Role",
+    "PermissionsBoundary",
+    "Tracing",
+    "VpcConfig",
+    "LoggingConfig",
+    "AutoPublishAlias",
+    "AutoPublishCodeSha256",
+    "DeploymentPreference",
+    "KmsKeyArn",
+    "EphemeralStorage",
+    "RuntimeManagementConfig",
+    "ProvisionedConcurrencyConfig",
+    "SnapStart",
+    "CodeSigningConfigArn",
+    "DeadLetterQueue",
+    "EventInvokeConfig",
+    "RecursiveLoop",
+    "PropagateTags",
+    "VersionDescription",
+    "AssumeRolePolicyDocument",
+    "RolePath",
+];
+const HONOURED: &[&str] = &[
+    "CodeUri",
+    "FunctionName",
+    "Environment",
+    "Timeout",
+    "MemorySize",
+    "ReservedConcurrentExecutions",
+    "Events",
+    "PackageType",
+];
+
+/// The API Gateway payload format a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadVersion {
+    /// REST APIs (`Api` events), and HTTP APIs set to `PayloadFormatVersion: "1.0"`.
+    V1,
+    /// HTTP APIs (`HttpApi` events).
+    V2,
+}
+
+/// One HTTP route that invokes the function.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    pub name: String,
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// The path pattern, or `$default` for an HTTP API's catch-all route.
+    pub path: String,
+    pub payload: PayloadVersion,
+    pub stage: String,
+}
+
+/// A function as the runner runs it.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    pub function_name: String,
+    pub arn: String,
+    pub code_uri: PathBuf,
+    /// `Metadata.BuildProperties.Binary`, when given.
+    pub binary: Option<String>,
+    pub environment: BTreeMap<String, String>,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    pub reserved_concurrency: Option<u32>,
+    pub events: Vec<EventSpec>,
+}
+
+pub(crate) fn build(
+    id: &str,
+    name: String,
+    arn: String,
+    properties: &Value,
+    metadata: &Value,
+    base: &Path,
+    scope: &Scope,
+) -> Result<FunctionSpec, TemplateError> {
+    let at = |key: &str| format!("resource {id}, key {key}");
+    let empty = serde_json::Map::new();
+    let props = properties.as_object().unwrap_or(&empty);
+    for key in props.keys() {
+        if !IGNORED.contains(&key.as_str()) && !HONOURED.contains(&key.as_str()) {
+            return Err(invalid(at(key), "is not supported by the runner"));
+        }
+    }
+    if let Some(kind) = props.get("PackageType").and_then(Value::as_str)
+        && kind != "Zip"
+    {
+        return Err(invalid(
+            at("PackageType"),
+            "only Zip functions (a binary) can run",
+        ));
+    }
+    let function_name = props
+        .get("FunctionName")
+        .and_then(Value::as_str)
+        .map_or(name.clone(), str::to_owned);
+    let arn = arn.replace(
+        &format!("function:{name}"),
+        &format!("function:{function_name}"),
+    );
+    let code_uri = match props.get("CodeUri") {
+        Some(Value::String(uri)) => base.join(uri),
+        Some(_) => {
+            return Err(invalid(
+                at("CodeUri"),
+                "must be a local path (S3 locations cannot run)",
+            ));
+        }
+        None => base.to_owned(),
+    };
+    let binary = binary_name(id, metadata)?;
+    let environment = environment(props.get("Environment"), &at)?;
+    let number = |key: &str| -> Result<Option<u64>, TemplateError> {
+        match props.get(key) {
+            None => Ok(None),
+            Some(v) => scalar_string(v)
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(Some)
+                .ok_or_else(|| invalid(at(key), "must be a whole number")),
+        }
+    };
+    let timeout = Duration::from_secs(number("Timeout")?.unwrap_or(3).clamp(1, 900));
+    let memory_mb = number("MemorySize")?.unwrap_or(128).clamp(128, 10240) as u32;
+    let reserved_concurrency = number("ReservedConcurrentExecutions")?.map(|n| n as u32);
+    let mut events = Vec::new();
+    if let Some(map) = props.get("Events") {
+        let map = map
+            .as_object()
+            .ok_or_else(|| invalid(at("Events"), "is not a mapping"))?;
+        for (event_name, event) in map {
+            events.push(event_spec(id, event_name, event, scope)?);
+        }
+    }
+    Ok(FunctionSpec {
+        logical_id: id.to_owned(),
+        function_name,
+        arn,
+        code_uri,
+        binary,
+        environment,
+        timeout,
+        memory_mb,
+        reserved_concurrency,
+        events,
+    })
+}
+
+fn binary_name(id: &str, metadata: &Value) -> Result<Option<String>, TemplateError> {
+    if let Some(map) = metadata.as_object() {
+        for key in map.keys() {
+            if ![
+                "BuildMethod",
+                "BuildProperties",
+                "SkipBuild",
+                "DockerTag",
+                "DockerContext",
+                "Dockerfile",
+            ]
+            .contains(&key.as_str())
+            {
+                return Err(invalid(
+                    format!("resource {id}, key Metadata.{key}"),
+                    "is unknown",
+                ));
+            }
+        }
+    }
+    Ok(metadata["BuildProperties"]["Binary"]
+        .as_str()
+        .map(str::to_owned))
+}
+
+fn environment(
+    value: Option<&Value>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<BTreeMap<String, String>, TemplateError> {
+    let mut out = BTreeMap::new();
+    let Some(value) = value else { return Ok(out) };
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid(at("Environment"), "is not a mapping"))?;
+    for (key, v) in map {
+        if key != "Variables" {
+            return Err(invalid(
+                at(&format!("Environment.{key}")),
+                "is not supported by the runner",
+            ));
+        }
+        let vars = v
+            .as_object()
+            .ok_or_else(|| invalid(at("Environment.Variables"), "is not a mapping"))?;
+        for (name, v) in vars {
+            let value = scalar_string(v).ok_or_else(|| {
+                invalid(
+                    at(&format!("Environment.Variables.{name}")),
+                    "must be a string, number or boolean",
+                )
+            })?;
+            out.insert(name.clone(), value);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,269 @@
+//! Loads an AWS SAM template into the functions and routes the runner serves.
+//!
+//! Anything the runner cannot honour is an error naming the resource and the key;
+//! keys with no effect on one machine (IAM, tags, architectures …) are accepted and
+//! listed in the README.
+
+mod events;
+mod function;
+mod intrinsics;
+mod parameters;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+pub use function::{EventSpec, FunctionSpec, PayloadVersion};
+use intrinsics::{ResourceInfo, Scope, yaml_to_json};
+use parameters::{parameters, pseudo_parameters};
+
+/// Why a template cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    #[error("{at}: {reason}")]
+    Invalid { at: String, reason: String },
+}
+
+/// The deployment facts a real stack would supply.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub region: String,
+    pub account_id: String,
+    pub stack_name: String,
+    pub parameter_overrides: BTreeMap<String, String>,
+}
+
+/// What the runner serves from a template.
+#[derive(Debug)]
+pub struct Template {
+    pub functions: Vec<FunctionSpec>,
+    /// Resources that are not functions, as (logical id, type): left to the developer.
+    pub other_resources: Vec<(String, String)>,
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "AWSTemplateFormatVersion",
+    "Transform",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Rules",
+    "Globals",
+    "Resources",
+    "Outputs",
+];
+
+fn invalid(at: impl Into<String>, reason: impl Into<String>) -> TemplateError {
+    TemplateError::Invalid {
+        at: at.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and interprets the template at `path`; `CodeUri`s are relative to its folder.
+pub fn load(path: &Path, settings: &Settings) -> Result<Template, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base, settings)
+}
+
+/// Interprets template text.
+pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, TemplateError> {
+    let root = yaml_to_json(serde_yaml_ng::from_str(text)?);
+    let root = root
+        .as_object()
+        .ok_or_else(|| invalid("template", "is not a mapping"))?;
+    if let Some(key) = root.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
+        return Err(invalid(
+            format!("template key {key}"),
+            "is not a template section",
+        ));
+    }
+    let empty = Map::new();
+    let resources = match root.get("Resources") {
+        Some(Value::Object(map)) => map,
+        _ => {
+            return Err(invalid(
+                "Resources",
+                "the template has no Resources mapping",
+            ));
+        }
+    };
+    let mut scope = Scope {
+        parameters: parameters(root.get("Parameters"), settings)?,
+        pseudo: pseudo_parameters(settings),
+        resources: BTreeMap::new(),
+    };
+    let partition = "aws";
+    for (id, resource) in resources {
+        let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
+        let function = (kind == function::FUNCTION_TYPE).then(|| {
+            let name = resource["Properties"]["FunctionName"]
+                .as_str()
+                .unwrap_or(id)
+                .to_owned();
+            let arn = format!(
+                "arn:{partition}:lambda:{}:{}:function:{name}",
+                settings.region, settings.account_id
+            );
+            (name, arn)
+        });
+        scope
+            .resources
+            .insert(id.clone(), ResourceInfo { kind, function });
+    }
+    let globals = globals(root.get("Globals"), &scope)?;
+    let mut functions = Vec::new();
+    let mut other_resources = Vec::new();
+    for (id, resource) in resources {
+        let resource = resource
+            .as_object()
+            .ok_or_else(|| invalid(format!("resource {id}"), "is not a mapping"))?;
+        let kind = resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind != function::FUNCTION_TYPE {
+            check_api_resource(id, kind, resource)?;
+            other_resources.push((id.clone(), kind.to_owned()));
+            continue;
+        }
+        for key in resource.keys() {
+            match key.as_str() {
+                "Type"
+                | "Properties"
+                | "Metadata"
+                | "DependsOn"
+                | "DeletionPolicy"
+                | "UpdateReplacePolicy" => {}
+                "Condition" => {
+                    return Err(invalid(
+                        format!("resource {id}, key Condition"),
+                        "conditions are not supported by the runner",
+                    ));
+                }
+                other => return Err(invalid(format!("resource {id}, key {other}"), "is unknown")),
+            }
+        }
+        let at = format!("resource {id}, key Properties");
+        let own = scope
+            .resolve(
+                resource
+                    .get("Properties")
+                    .unwrap_or(&Value::Object(empty.clone())),
+                &at,
+            )?
+            .unwrap_or(Value::Null);
+        let mut properties = globals.clone();
+        merge(&mut properties, own);
+        let (name, arn) = scope.resources[id].function.clone().expect("function");
+        let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
+        functions.push(function::build(
+            id,
+            name,
+            arn,
+            &properties,
+            &metadata,
+            base,
+            &scope,
+        )?);
+    }
+    Ok(Template {
+        functions,
+        other_resources,
+    })
+}
+
+/// API resources are served by the runner itself, so their behaviour-changing keys
+/// (authorizers, CORS, OpenAPI bodies …) must not pass unnoticed.
+fn check_api_resource(
+    id: &str,
+    kind: &str,
+    resource: &Map<String, Value>,
+) -> Result<(), TemplateError> {
+    if kind != "AWS::Serverless::HttpApi" && kind != "AWS::Serverless::Api" {
+        return Ok(());
+    }
+    const HARMLESS: &[&str] = &[
+        "Name",
+        "Description",
+        "Tags",
+        "StageName",
+        "AccessLogSettings",
+        "DefaultRouteSettings",
+        "RouteSettings",
+        "FailOnWarnings",
+        "DisableExecuteApiEndpoint",
+        "Domain",
+        "MethodSettings",
+        "TracingEnabled",
+        "EndpointConfiguration",
+        "OpenApiVersion",
+        "PropagateTags",
+    ];
+    let empty = Map::new();
+    let props = resource
+        .get("Properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    match props.keys().find(|k| !HARMLESS.contains(&k.as_str())) {
+        Some(key) => Err(invalid(
+            format!("resource {id}, key Properties.{key}"),
+            "is not supported by the runner",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn globals(section: Option<&Value>, scope: &Scope) -> Result<Value, TemplateError> {
+    let Some(section) = section else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let map = section
+        .as_object()
+        .ok_or_else(|| invalid("Globals", "is not a mapping"))?;
+    if let Some(other) = map.keys().find(|k| *k != "Function") {
+        return Err(invalid(
+            format!("Globals, key {other}"),
+            "only Globals.Function is supported by the runner",
+        ));
+    }
+    match map.get("Function") {
+        Some(function) => Ok(scope
+            .resolve(function, "Globals.Function")?
+            .unwrap_or(Value::Null)),
+        None => Ok(Value::Object(Map::new())),
+    }
+}
+
+/// SAM's rule for Globals: mappings merge key by key, anything else is replaced.
+fn merge(base: &mut Value, own: Value) {
+    match (base, own) {
+        (Value::Object(base), Value::Object(own)) => {
+            for (k, v) in own {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, own) => *base = own,
+    }
+}

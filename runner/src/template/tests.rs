@@ -1,0 +1,195 @@
+//! Unit tests of template loading: intrinsics, globals, parameters and refusals.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn settings(overrides: &[(&str, &str)]) -> Settings {
+    Settings {
+        region: "eu-west-1".into(),
+        account_id: "111122223333".into(),
+        stack_name: "shop".into(),
+        parameter_overrides: overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn load_text(text: &str, overrides: &[(&str, &str)]) -> Result<Template, TemplateError> {
+    parse(text, Path::new("/srv/app"), &settings(overrides))
+}
+
+fn error(text: &str) -> String {
+    load_text(text, &[]).unwrap_err().to_string()
+}
+
+const BASIC: &str = r#"
+Parameters:
+  Stage: { Type: String, Default: dev }
+  Size: { Type: Number, Default: 512 }
+Globals:
+  Function:
+    Timeout: 5
+    MemorySize: !Ref Size
+    Environment: { Variables: { SHARED: one, STAGE: !Ref Stage } }
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: api-bin } }
+    Properties:
+      CodeUri: functions/api
+      Timeout: 9
+      ReservedConcurrentExecutions: 3
+      Environment:
+        Variables:
+          STAGE: !Sub "${Stage}-${AWS::Region}"
+          LITERAL: !Sub "${!NotAVar}"
+          URL: !Sub
+            - "https://${Host}/${AWS::StackName}"
+            - { Host: example.invalid }
+      Events:
+        Get: { Type: HttpApi, Properties: { Path: "/things/{id}", Method: get } }
+        Old: { Type: Api, Properties: { Path: /old, Method: any } }
+  Table:
+    Type: AWS::DynamoDB::Table
+"#;
+
+#[test]
+fn globals_parameters_and_substitutions_are_resolved() {
+    let t = load_text(BASIC, &[("Stage", "prod")]).unwrap();
+    let f = &t.functions[0];
+    assert_eq!(f.logical_id, "Api");
+    assert_eq!(f.timeout, Duration::from_secs(9));
+    assert_eq!(f.memory_mb, 512);
+    assert_eq!(f.reserved_concurrency, Some(3));
+    assert_eq!(f.binary.as_deref(), Some("api-bin"));
+    assert_eq!(f.code_uri, Path::new("/srv/app/functions/api"));
+    assert_eq!(f.environment["SHARED"], "one");
+    assert_eq!(f.environment["STAGE"], "prod-eu-west-1");
+    assert_eq!(f.environment["LITERAL"], "${NotAVar}");
+    assert_eq!(f.environment["URL"], "https://example.invalid/shop");
+    assert_eq!(f.arn, "arn:aws:lambda:eu-west-1:111122223333:function:Api");
+    assert_eq!(
+        t.other_resources,
+        [("Table".to_owned(), "AWS::DynamoDB::Table".to_owned())]
+    );
+}
+
+#[test]
+fn http_api_events_are_payload_2_and_api_events_payload_1() {
+    let t = load_text(BASIC, &[]).unwrap();
+    let events = &t.functions[0].events;
+    let get = events.iter().find(|e| e.name == "Get").unwrap();
+    assert_eq!(
+        (get.method.as_str(), get.path.as_str(), get.payload),
+        ("GET", "/things/{id}", PayloadVersion::V2)
+    );
+    let old = events.iter().find(|e| e.name == "Old").unwrap();
+    assert_eq!(
+        (old.method.as_str(), old.payload, old.stage.as_str()),
+        ("ANY", PayloadVersion::V1, "Prod")
+    );
+}
+
+#[test]
+fn the_long_forms_of_intrinsics_are_understood() {
+    let t = load_text(
+        r#"{"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {
+            "Environment": {"Variables": {"R": {"Ref": "AWS::AccountId"}, "S": {"Fn::Sub": "${AWS::Partition}"},
+            "N": {"Ref": "AWS::NoValue"}}}}}}}"#,
+        &[],
+    )
+    .unwrap();
+    let env = &t.functions[0].environment;
+    assert_eq!(env["R"], "111122223333");
+    assert_eq!(env["S"], "aws");
+    assert!(!env.contains_key("N"), "AWS::NoValue removes the key");
+}
+
+#[test]
+fn an_unknown_function_key_names_the_resource_and_the_key() {
+    let e = error(
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Layers: [x]\n",
+    );
+    assert!(e.contains("resource F, key Layers"), "{e}");
+}
+
+#[test]
+fn keys_without_local_effect_are_accepted() {
+    let t = load_text(
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: provided.al2023\n      Architectures: [arm64]\n      Policies: [AWSLambdaBasicExecutionRole]\n      Tags: { a: b }\n",
+        &[],
+    );
+    assert!(t.is_ok());
+}
+
+#[test]
+fn an_unsupported_intrinsic_is_an_error_naming_where_it_is() {
+    let e = error(
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !If [c, 1, 2]\n",
+    );
+    assert!(e.contains("resource F") && e.contains("Fn::If"), "{e}");
+}
+
+#[test]
+fn a_ref_to_a_resource_without_a_local_value_is_an_error() {
+    let e = error(
+        "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Environment: { Variables: { TABLE: !Ref T } }\n",
+    );
+    assert!(
+        e.contains("TABLE") && e.contains("AWS::DynamoDB::Table"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_override_for_an_undeclared_parameter_is_an_error() {
+    let e = load_text(BASIC, &[("Nope", "1")]).unwrap_err().to_string();
+    assert!(e.contains("Nope"), "{e}");
+}
+
+#[test]
+fn a_value_outside_allowed_values_is_an_error() {
+    let text =
+        "Parameters:\n  C: { Type: String, AllowedValues: [a, b], Default: a }\nResources: {}\n";
+    assert!(
+        load_text(text, &[("C", "z")])
+            .unwrap_err()
+            .to_string()
+            .contains("AllowedValues")
+    );
+}
+
+#[test]
+fn api_resources_with_behaviour_the_runner_cannot_honour_are_refused() {
+    let e = error(
+        "Resources:\n  Http:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      Auth: { DefaultAuthorizer: x }\n",
+    );
+    assert!(e.contains("resource Http, key Properties.Auth"), "{e}");
+}
+
+#[test]
+fn globals_other_than_function_are_refused() {
+    let e = error("Globals:\n  HttpApi: { CorsConfiguration: true }\nResources: {}\n");
+    assert!(e.contains("Globals, key HttpApi"), "{e}");
+}
+
+#[test]
+fn length_and_value_bounds_of_parameters_are_enforced_without_echoing_the_value() {
+    let text = "Parameters:\n  S: { Type: String, MinLength: 32, NoEcho: true }\n  N: { Type: Number, Default: 5, MaxValue: 10 }\nResources: {}\n";
+    let e = load_text(text, &[("S", "short-secret")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parameter S") && e.contains("MinLength") && !e.contains("short-secret"),
+        "{e}"
+    );
+    let e = load_text(text, &[("S", &"x".repeat(32)), ("N", "11")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameter N") && e.contains("MaxValue"), "{e}");
+    assert!(load_text(text, &[("S", &"x".repeat(32))]).is_ok());
+}

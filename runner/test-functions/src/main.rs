@@ -1,0 +1,129 @@
+//! One Lambda function with many behaviours, used only by the runner's tests.
+//!
+//! `BEHAVIOUR` (from the template) picks what happens at start-up: `echo` (default),
+//! `init-error` (reports `/init/error` and exits) or `init-exit` (exits before polling).
+//! `INIT_SLEEP_MS` delays start-up. Per request, the query parameter `do` picks the
+//! reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`, `binary`,
+//! `cookies`, `raw` (no statusCode) or `hold` (wait until the test closes `port`).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    if let Ok(ms) = std::env::var("INIT_SLEEP_MS") {
+        tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
+    }
+    match std::env::var("BEHAVIOUR").as_deref() {
+        Ok("init-error") => {
+            report_init_error().await?;
+            std::process::exit(1);
+        }
+        Ok("init-exit") => {
+            eprintln!("init-exit: giving up before the first poll");
+            std::process::exit(2);
+        }
+        _ => {}
+    }
+    lambda_runtime::run(service_fn(handle)).await
+}
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let count = INVOCATIONS.fetch_add(1, Ordering::SeqCst) + 1;
+    let query = &event.payload["queryStringParameters"];
+    let param = |name: &str| query[name].as_str().map(str::to_owned);
+    match param("do").as_deref() {
+        Some("sleep") => {
+            let ms: u64 = param("ms").unwrap_or_default().parse()?;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        Some("exit") => {
+            println!("exiting mid-request as asked");
+            std::process::exit(3);
+        }
+        Some("panic") => panic!("panicking as asked"),
+        Some("error") => return Err("failing as asked".into()),
+        Some("hold") => {
+            let port = param("port").unwrap_or_default();
+            let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;
+            let mut sink = Vec::new();
+            stream.read_to_end(&mut sink).await?;
+        }
+        Some("binary") => {
+            let bytes = [0u8, 1, 2, 0xfe, 0xff];
+            return Ok(json!({
+                "statusCode": 200,
+                "headers": {"content-type": "application/octet-stream"},
+                "body": base64::engine::general_purpose::STANDARD.encode(bytes),
+                "isBase64Encoded": true,
+            }));
+        }
+        Some("cookies") => {
+            return Ok(json!({
+                "statusCode": 201,
+                "headers": {"content-type": "text/plain"},
+                "multiValueHeaders": {"x-multi": ["one", "two"]},
+                "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
+                "body": "cookies set",
+            }));
+        }
+        Some("raw") => return Ok(json!({"hello": "world"})),
+        _ => {}
+    }
+    // The environment does not change, so it is read once per instance.
+    static ENV: OnceLock<Value> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("TEST_") || k == "BEHAVIOUR")
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    });
+    let body = json!({
+        "event": event.payload,
+        "context": {
+            "requestId": event.context.request_id,
+            "deadlineMs": event.context.deadline,
+            "invokedFunctionArn": event.context.invoked_function_arn,
+            "traceId": event.context.xray_trace_id,
+        },
+        "env": env,
+        "pid": std::process::id(),
+        "invocation": count,
+    });
+    // `cookies` and `isBase64Encoded` are spelled out because `cargo lambda watch`
+    // (the benchmark's baseline) rejects a function URL response without them.
+    Ok(json!({
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "cookies": [],
+        "isBase64Encoded": false,
+        "body": body.to_string(),
+    }))
+}
+
+/// Posts to the Runtime API's `/init/error` by hand, as a runtime that fails its
+/// configuration checks would.
+async fn report_init_error() -> Result<(), Error> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let body = r#"{"errorType":"Runtime.ConfigError","errorMessage":"TEST_SETTING is missing"}"#;
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&api).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    Ok(())
+}

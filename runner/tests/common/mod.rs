@@ -1,0 +1,206 @@
+//! Starts the runner on port 0 with a test template and talks to it over real HTTP.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// A runner process serving a test template; stopped (with its instances) on drop.
+pub struct Runner {
+    pub base: String,
+    pub client: reqwest::Client,
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target"),
+    }
+}
+
+pub fn template(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("templates")
+        .join(name)
+}
+
+/// Fails clearly when the test functions are not built (`cargo test` cannot build
+/// them itself while it holds the build directory's lock).
+fn require_test_functions() {
+    let debug = target_dir().join("debug").join("runner-test-functions");
+    assert!(
+        debug.exists(),
+        "{} is missing: build the test functions first with `cargo build --workspace --bins` \
+         (or `cargo build -p runner-test-functions`)",
+        debug.display()
+    );
+}
+
+fn drain(
+    stream: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    found: Option<mpsc::Sender<String>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let (Some(tx), Some(at)) = (&found, line.find("listening on http://")) {
+                let _ = tx.send(line[at + "listening on ".len()..].trim().to_owned());
+            }
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+}
+
+fn command(template_name: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    command
+        .arg("--template")
+        .arg(template(template_name))
+        .args(["--port", "0", "--binaries", "debug"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+impl Runner {
+    /// Starts the runner on `template_name` (a file of tests/templates) with `extra` flags.
+    pub fn start(template_name: &str, extra: &[&str]) -> Runner {
+        require_test_functions();
+        let mut child = command(template_name, extra)
+            .spawn()
+            .expect("runner starts");
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        drain(child.stdout.take().unwrap(), stdout.clone(), None);
+        drain(child.stderr.take().unwrap(), stderr.clone(), Some(tx));
+        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the runner did not start:\n{}", stderr.lock().unwrap());
+            }
+        };
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Runner {
+            base,
+            client,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs `path` and returns the status and the echo function's JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (boundedly: output arrives through pipes) until the runner's stdout or
+    /// stderr has a line containing `needle`, and returns that line.
+    pub async fn log_line(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let both = format!("{}{}", self.stdout(), self.stderr());
+            if let Some(line) = both.lines().find(|l| l.contains(needle)) {
+                return line.to_owned();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no line contains {needle:?}:\n{}\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // SIGTERM lets the runner stop its instances; SIGKILL only if it hangs.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the runner expecting it to refuse the template; returns its stderr.
+pub fn start_failure(template_name: &str) -> String {
+    let output = command(template_name, &[]).output().expect("runner runs");
+    assert!(
+        !output.status.success(),
+        "the runner accepted {template_name}"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The body of a problem+json response, checked for its required members.
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    for member in ["type", "title", "status", "detail", "requestId"] {
+        assert!(body.get(member).is_some(), "problem lacks {member}: {body}");
+    }
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// Whether a process is still running (not gone, not a zombie).
+pub fn process_alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .split_whitespace()
+            .nth(2)
+            .is_none_or(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
