@@ -34,7 +34,9 @@ pub fn translate(version: PayloadVersion, payload: &[u8]) -> Result<Response<Byt
     let status = fields["statusCode"]
         .as_u64()
         .or_else(|| fields["statusCode"].as_str().and_then(|s| s.parse().ok()))
-        .and_then(|code| StatusCode::from_u16(code as u16).ok())
+        .and_then(|code| u16::try_from(code).ok())
+        .filter(|code| (100..=599).contains(code))
+        .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(|| {
             Malformed(format!(
                 "statusCode {} is not an HTTP status",
@@ -97,6 +99,14 @@ fn append(headers: &mut http::HeaderMap, name: &str, value: &Value) -> Result<()
     };
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Malformed(format!("header name {name:?} is invalid")))?;
+    // Framing is the runner's to decide, as it is API Gateway's: a function's
+    // own Content-Length or Transfer-Encoding could break the response.
+    if matches!(
+        name.as_str(),
+        "content-length" | "transfer-encoding" | "connection"
+    ) {
+        return Ok(());
+    }
     let value = HeaderValue::from_str(&text)
         .map_err(|_| Malformed(format!("header {name} has an invalid value")))?;
     headers.append(name, value);
@@ -106,6 +116,26 @@ fn append(headers: &mut http::HeaderMap, name: &str, value: &Value) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_code_outside_http_is_malformed_not_wrapped() {
+        for code in ["65736", "99", "600", "-1"] {
+            let payload = format!(r#"{{"statusCode": {code}}}"#);
+            assert!(
+                translate(PayloadVersion::V2, payload.as_bytes()).is_err(),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn framing_headers_of_the_function_are_dropped() {
+        let payload = br#"{"statusCode": 200, "body": "hi", "headers": {"content-length": "999", "transfer-encoding": "chunked", "x-kept": "yes"}}"#;
+        let r = translate(PayloadVersion::V2, payload).unwrap();
+        assert!(r.headers().get("content-length").is_none());
+        assert!(r.headers().get("transfer-encoding").is_none());
+        assert_eq!(r.headers()["x-kept"], "yes");
+    }
 
     #[test]
     fn a_v2_response_without_status_code_is_a_json_200() {

@@ -73,6 +73,8 @@ impl Channel {
 pub async fn serve(listener: TcpListener, channel: Arc<Channel>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
