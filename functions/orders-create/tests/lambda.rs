@@ -2,17 +2,9 @@
 //! prices the order through a real product endpoint over HTTP.
 
 use serde_json::json;
-use shop_core::testing::lambda::invoke;
-use shop_core::testing::mongo::{TestDb, uri};
-use shop_core::testing::{ShopApp, TEST_SECRET, gateway_event};
-
-fn env(db: &TestDb) -> Vec<(&'static str, String)> {
-    vec![
-        ("MONGODB_URI", uri()),
-        ("MONGODB_DATABASE", db.name().to_string()),
-        ("JWT_SECRET", TEST_SECRET.to_string()),
-    ]
-}
+use shop_core::testing::lambda::{invoke, shop_env};
+use shop_core::testing::mongo::TestDb;
+use shop_core::testing::{ShopApp, gateway_event};
 
 #[tokio::test]
 async fn it_prices_and_stores_an_order_through_the_runtime_api() {
@@ -28,7 +20,7 @@ async fn it_prices_and_stores_an_order_through_the_runtime_api() {
     ];
     let body = json!({"products": [{"productId": id, "quantity": 3}]}).to_string();
     let event = gateway_event("POST", "/orders", &headers, Some(&body));
-    let mut env = env(&db);
+    let mut env = shop_env(&db);
     env.push(("PRODUCTS_API_URL", products.url()));
     let (status, body, _) = invoke(env!("CARGO_BIN_EXE_orders-create"), &env, &event)
         .await

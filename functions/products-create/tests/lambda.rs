@@ -1,16 +1,8 @@
 //! The binary serves an API Gateway event through the Lambda Runtime API.
 
-use shop_core::testing::lambda::invoke;
-use shop_core::testing::mongo::{TestDb, uri};
-use shop_core::testing::{ShopApp, TEST_SECRET, gateway_event};
-
-fn env(db: &TestDb) -> Vec<(&'static str, String)> {
-    vec![
-        ("MONGODB_URI", uri()),
-        ("MONGODB_DATABASE", db.name().to_string()),
-        ("JWT_SECRET", TEST_SECRET.to_string()),
-    ]
-}
+use shop_core::testing::lambda::{invoke, shop_env};
+use shop_core::testing::mongo::TestDb;
+use shop_core::testing::{ShopApp, gateway_event};
 
 #[tokio::test]
 async fn it_creates_a_product_for_an_admin_through_the_runtime_api() {
@@ -23,9 +15,13 @@ async fn it_creates_a_product_for_an_admin_through_the_runtime_api() {
     ];
     let body = r#"{"name": "Lamp", "description": "", "price": 12.50, "category": "home"}"#;
     let event = gateway_event("POST", "/products", &headers, Some(body));
-    let (status, body, headers) = invoke(env!("CARGO_BIN_EXE_products-create"), &env(&db), &event)
-        .await
-        .http();
+    let (status, body, headers) = invoke(
+        env!("CARGO_BIN_EXE_products-create"),
+        &shop_env(&db),
+        &event,
+    )
+    .await
+    .http();
     assert_eq!(status, 201, "{body}");
     assert_eq!(
         headers["location"],

@@ -1,16 +1,8 @@
 //! The binary serves an API Gateway event through the Lambda Runtime API.
 
-use shop_core::testing::lambda::invoke;
-use shop_core::testing::mongo::{TestDb, uri};
-use shop_core::testing::{ShopApp, TEST_SECRET, gateway_event};
-
-fn env(db: &TestDb) -> Vec<(&'static str, String)> {
-    vec![
-        ("MONGODB_URI", uri()),
-        ("MONGODB_DATABASE", db.name().to_string()),
-        ("JWT_SECRET", TEST_SECRET.to_string()),
-    ]
-}
+use shop_core::testing::lambda::{invoke, shop_env};
+use shop_core::testing::mongo::TestDb;
+use shop_core::testing::{ShopApp, gateway_event};
 
 #[tokio::test]
 async fn it_fetches_a_product_through_the_runtime_api() {
@@ -19,7 +11,7 @@ async fn it_fetches_a_product_through_the_runtime_api() {
     let admin = app.user_token("boss", true).await;
     let id = app.product_id(&admin, "Lamp", "12.50").await;
     let event = gateway_event("GET", &format!("/products/{id}"), &[], None);
-    let (status, body, _) = invoke(env!("CARGO_BIN_EXE_products-get"), &env(&db), &event)
+    let (status, body, _) = invoke(env!("CARGO_BIN_EXE_products-get"), &shop_env(&db), &event)
         .await
         .http();
     assert_eq!(status, 200, "{body}");

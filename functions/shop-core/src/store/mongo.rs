@@ -4,14 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions};
-use mongodb::{Client, Database, IndexModel};
+use mongodb::{Client, Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 use super::{StoreError, StoreResult};
+use crate::paging::PageParams;
 
 pub(crate) const USERS: &str = "users";
 pub(crate) const LOGIN_ATTEMPTS: &str = "login_attempts";
@@ -128,6 +131,39 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             ],
         ),
     ]
+}
+
+/// One page, newest first: the documents matching `query` whose id is below
+/// the page's cursor, at most `page.fetch()` of them, each turned into `T`.
+pub(crate) async fn find_page<D, T>(
+    collection: &Collection<D>,
+    mut query: Document,
+    page: &PageParams,
+) -> StoreResult<Vec<T>>
+where
+    D: DeserializeOwned + Send + Sync,
+    T: TryFrom<D, Error = StoreError>,
+{
+    if let Some(before) = page.before {
+        match query.get_document_mut("_id") {
+            Ok(rule) => {
+                rule.insert("$lt", before);
+            }
+            Err(_) => {
+                query.insert("_id", doc! {"$lt": before});
+            }
+        }
+    }
+    let docs: Vec<D> = collection
+        .find(query)
+        .sort(doc! {"_id": -1})
+        .limit(page.fetch() as i64)
+        .await
+        .map_err(unavailable)?
+        .try_collect()
+        .await
+        .map_err(unavailable)?;
+    docs.into_iter().map(T::try_from).collect()
 }
 
 pub(crate) fn unavailable(error: mongodb::error::Error) -> StoreError {

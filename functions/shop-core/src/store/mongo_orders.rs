@@ -1,12 +1,13 @@
 //! Orders and idempotency keys in MongoDB.
 
-use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::mongo::{IDEMPOTENCY_KEYS, ORDERS, is_duplicate_key, to_bson_time, unavailable};
+use super::mongo::{
+    IDEMPOTENCY_KEYS, ORDERS, find_page, is_duplicate_key, to_bson_time, unavailable,
+};
 use super::{Claim, KeyClaim, MongoStore, OrderStore, StoreError, StoreResult};
 use crate::domain::{OrderId, ProductId, UserId};
 use crate::money::Money;
@@ -164,20 +165,7 @@ impl OrderStore for MongoStore {
         if let Some(user) = user {
             query.insert("userId", user.object_id());
         }
-        if let Some(before) = page.before {
-            query.insert("_id", doc! {"$lt": before});
-        }
-        let docs: Vec<OrderDoc> = self
-            .orders()
-            .find(query)
-            .sort(doc! {"_id": -1})
-            .limit(page.fetch() as i64)
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
-        docs.into_iter().map(Order::try_from).collect()
+        find_page(&self.orders(), query, page).await
     }
 
     async fn claim_key(&self, claim: &KeyClaim) -> StoreResult<Claim> {

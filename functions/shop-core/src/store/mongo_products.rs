@@ -1,12 +1,11 @@
 //! Products in MongoDB.
 
-use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::mongo::{PRODUCTS, to_bson_time, unavailable};
+use super::mongo::{PRODUCTS, find_page, to_bson_time, unavailable};
 use super::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult};
 use crate::domain::{Category, Description, Product, ProductId, ProductName};
 use crate::money::Money;
@@ -88,30 +87,13 @@ impl ProductStore for MongoStore {
     ) -> StoreResult<Vec<Product>> {
         self.ensure_indexes().await?;
         let mut query = Document::new();
-        let mut id_rule = Document::new();
         if let Some(ids) = &filter.ids {
             let ids: Vec<ObjectId> = ids.iter().map(|id| id.object_id()).collect();
-            id_rule.insert("$in", ids);
-        }
-        if let Some(before) = page.before {
-            id_rule.insert("$lt", before);
-        }
-        if !id_rule.is_empty() {
-            query.insert("_id", id_rule);
+            query.insert("_id", doc! {"$in": ids});
         }
         if let Some(category) = &filter.category {
             query.insert("category", category.as_str());
         }
-        let docs: Vec<ProductDoc> = self
-            .products()
-            .find(query)
-            .sort(doc! {"_id": -1})
-            .limit(page.fetch() as i64)
-            .await
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
-        docs.into_iter().map(Product::try_from).collect()
+        find_page(&self.products(), query, page).await
     }
 }

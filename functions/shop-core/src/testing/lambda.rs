@@ -169,3 +169,13 @@ pub fn start_with_secret(binary: &str, secret: Option<&str>) -> std::process::Ou
     }
     command.output().expect("the function binary runs")
 }
+
+/// What a shop function needs in its environment to run against `db`,
+/// signing tokens with the tests' secret.
+pub fn shop_env(db: &super::mongo::TestDb) -> Vec<(&'static str, String)> {
+    vec![
+        ("MONGODB_URI", super::mongo::uri()),
+        ("MONGODB_DATABASE", db.name().to_string()),
+        ("JWT_SECRET", super::TEST_SECRET.to_string()),
+    ]
+}
