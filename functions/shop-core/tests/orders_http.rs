@@ -129,54 +129,56 @@ async fn with_the_product_endpoint_down_the_answer_is_503_and_nothing_is_stored(
     assert_eq!(order_count(&db.store).await, 0);
 }
 
-#[tokio::test]
-async fn a_failing_product_endpoint_is_retried_once_then_503() {
+/// Orders one product while the product endpoint misbehaves as told; returns
+/// the answer, how often the endpoint was called, and how many orders exist.
+async fn order_with_misbehaving_products(
+    status: u16,
+    delay: Duration,
+    limits: CatalogLimits,
+) -> (u16, usize, u64) {
     let db = TestDb::new().await;
-    let (endpoint, calls) = misbehaving_endpoint(500, Duration::ZERO).await;
-    let app = ShopApp::new(&db.store).with_products_at(&endpoint.url(), LIMITS);
-    let admin = app.user_token("admin", true).await;
-    let buyer = app.user_token("buyer", false).await;
-    let pen = app.product_id(&admin, "Pen", "1.00").await;
-    let response = app.order(&buyer, &[(&pen, 1)], None).await;
-    assert_eq!(response.status, 503);
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "one try and one retry");
-    assert_eq!(order_count(&db.store).await, 0);
-}
-
-#[tokio::test]
-async fn a_product_endpoint_answering_4xx_is_503_without_a_retry() {
-    let db = TestDb::new().await;
-    let (endpoint, calls) = misbehaving_endpoint(404, Duration::ZERO).await;
-    let app = ShopApp::new(&db.store).with_products_at(&endpoint.url(), LIMITS);
-    let admin = app.user_token("admin", true).await;
-    let buyer = app.user_token("buyer", false).await;
-    let pen = app.product_id(&admin, "Pen", "1.00").await;
-    let response = app.order(&buyer, &[(&pen, 1)], None).await;
-    assert_eq!(response.status, 503);
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1,
-        "a 4xx will not change on a retry"
-    );
-    assert_eq!(order_count(&db.store).await, 0);
-}
-
-#[tokio::test]
-async fn a_product_endpoint_slower_than_the_deadline_is_503() {
-    let db = TestDb::new().await;
-    let (endpoint, calls) = misbehaving_endpoint(200, Duration::from_secs(10)).await;
-    let limits = CatalogLimits {
-        connect_timeout: Duration::from_millis(200),
-        attempt_timeout: Duration::from_millis(300),
-    };
+    let (endpoint, calls) = misbehaving_endpoint(status, delay).await;
     let app = ShopApp::new(&db.store).with_products_at(&endpoint.url(), limits);
     let admin = app.user_token("admin", true).await;
     let buyer = app.user_token("buyer", false).await;
     let pen = app.product_id(&admin, "Pen", "1.00").await;
     let response = app.order(&buyer, &[(&pen, 1)], None).await;
-    assert_eq!(response.status, 503);
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
-    assert_eq!(order_count(&db.store).await, 0);
+    (
+        response.status,
+        calls.load(Ordering::SeqCst),
+        order_count(&db.store).await,
+    )
+}
+
+#[tokio::test]
+async fn a_failing_product_endpoint_is_retried_once_then_503() {
+    let (status, calls, orders) =
+        order_with_misbehaving_products(500, Duration::ZERO, LIMITS).await;
+    assert_eq!(status, 503);
+    assert_eq!(calls, 2, "one try and one retry");
+    assert_eq!(orders, 0);
+}
+
+#[tokio::test]
+async fn a_product_endpoint_answering_4xx_is_503_without_a_retry() {
+    let (status, calls, orders) =
+        order_with_misbehaving_products(404, Duration::ZERO, LIMITS).await;
+    assert_eq!(status, 503);
+    assert_eq!(calls, 1, "a 4xx will not change on a retry");
+    assert_eq!(orders, 0);
+}
+
+#[tokio::test]
+async fn a_product_endpoint_slower_than_the_deadline_is_503() {
+    let limits = CatalogLimits {
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(300),
+    };
+    let (status, calls, orders) =
+        order_with_misbehaving_products(200, Duration::from_secs(10), limits).await;
+    assert_eq!(status, 503);
+    assert_eq!(calls, 2);
+    assert_eq!(orders, 0);
 }
 
 #[tokio::test]
