@@ -122,11 +122,19 @@ fn v1(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Va
         headers.insert(name.as_str().to_owned(), json!(values.last()));
         multi.insert(name.as_str().to_owned(), json!(values));
     }
-    let mut forwarded = Map::new();
-    add_forwarding(&mut forwarded, req);
-    for (k, v) in forwarded {
-        multi.insert(k.clone(), json!([v]));
-        headers.insert(k, v);
+    // `headers` holds the last of repeated values; the added peer extends that one.
+    add_forwarding(&mut headers, req);
+    for name in ["x-forwarded-for", "x-forwarded-proto"] {
+        if let Some(value) = headers.get(name) {
+            let mut values = multi
+                .get(name)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            values.pop();
+            values.push(value.clone());
+            multi.insert(name.to_owned(), Value::Array(values));
+        }
     }
     let query = parse_query(req.raw_query);
     let (single, multi_query) = if query.is_empty() {

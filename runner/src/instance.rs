@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use crate::output::{self, Stream};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -66,6 +68,8 @@ pub struct Runtime {
 pub enum Fault {
     /// The process exited (the reason) mid-invocation.
     Crashed(String),
+    /// The process was gone before it took the invocation, which can be run elsewhere.
+    NotDelivered,
     /// The deadline passed; the caller must drop the instance.
     Timeout,
 }
@@ -112,6 +116,7 @@ impl Instance {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        crate::sys::tie_to_runner(&mut command);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
@@ -121,10 +126,10 @@ impl Instance {
         };
         let pid = child.id().unwrap_or_default();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(forward(out, format!("[{}] ", runtime.name), false));
+            tokio::spawn(forward(out, format!("[{}] ", runtime.name), Stream::Stdout));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(forward(err, format!("[{}] ", runtime.name), true));
+            tokio::spawn(forward(err, format!("[{}] ", runtime.name), Stream::Stderr));
         }
         let (kill, killed) = oneshot::channel::<()>();
         LIVE.fetch_add(1, Ordering::SeqCst);
@@ -132,18 +137,24 @@ impl Instance {
             let shutdown = SHUTDOWN.notified();
             let reason = tokio::select! {
                 () = shutdown => {
-                    let _ = child.kill().await;
+                    stop(&mut child, pid).await;
                     "was stopped at shutdown".to_owned()
                 }
-                status = child.wait() => match status {
-                    Ok(s) => match s.code() {
-                        Some(code) => format!("exited with status {code}"),
-                        None => format!("was ended by a signal ({s})"),
-                    },
-                    Err(e) => format!("was lost: {e}"),
-                },
+                status = child.wait() => {
+                    // What it started goes with it. The group's id cannot have been
+                    // reused while any of its members lives; with none left, this
+                    // finds nothing.
+                    crate::sys::kill_group(pid);
+                    match status {
+                        Ok(s) => match s.code() {
+                            Some(code) => format!("exited with status {code}"),
+                            None => format!("was ended by a signal ({s})"),
+                        },
+                        Err(e) => format!("was lost: {e}"),
+                    }
+                }
                 _ = killed => {
-                    let _ = child.kill().await;
+                    stop(&mut child, pid).await;
                     "was stopped".to_owned()
                 }
             };
@@ -209,17 +220,33 @@ impl Instance {
             trace_id,
             reply,
         };
-        if self.jobs.send(invocation).await.is_err() {
-            return Err(Fault::Crashed("was gone".into()));
+        // The one-place queue is empty between invocations, so this cannot wait.
+        if self.jobs.try_send(invocation).is_err() {
+            return Err(Fault::NotDelivered);
         }
         let mut phase = self.phase.clone();
         let result = tokio::select! {
             biased;
-            outcome = outcome => outcome.map_err(|_| Fault::Crashed("was lost".into())),
-            exited = phase.wait_for(|p| matches!(p, Phase::Exited(_))) => Err(Fault::Crashed(match exited {
-                Ok(p) => match &*p { Phase::Exited(reason) => reason.clone(), _ => String::new() },
-                Err(_) => "was lost".into(),
-            })),
+            outcome = outcome => match outcome {
+                // An upload usually breaks off because the process died: say so.
+                Ok(Outcome::Incomplete) => {
+                    let exit = tokio::time::timeout(Duration::from_millis(100), exit_reason(&mut phase)).await;
+                    match exit {
+                        Ok(reason) => Err(Fault::Crashed(reason)),
+                        Err(_) => Ok(Outcome::Incomplete),
+                    }
+                }
+                Ok(outcome) => Ok(outcome),
+                Err(_) => Err(Fault::Crashed("was lost".into())),
+            },
+            reason = exit_reason(&mut phase) => {
+                // The job still fills the one-place queue: `next` never took it.
+                if self.jobs.capacity() == 0 {
+                    Err(Fault::NotDelivered)
+                } else {
+                    Err(Fault::Crashed(reason))
+                }
+            }
             () = tokio::time::sleep_until(deadline.into()) => Err(Fault::Timeout),
         };
         self.last_used = Instant::now();
@@ -227,25 +254,95 @@ impl Instance {
     }
 }
 
+/// Waits until the process has exited, and says how.
+async fn exit_reason(phase: &mut watch::Receiver<Phase>) -> String {
+    match phase.wait_for(|p| matches!(p, Phase::Exited(_))).await {
+        Ok(p) => match &*p {
+            Phase::Exited(reason) => reason.clone(),
+            _ => String::new(),
+        },
+        Err(_) => "was lost".into(),
+    }
+}
+
+/// Kills an instance and whatever it started (its process group), then reaps it.
+async fn stop(child: &mut tokio::process::Child, pid: u32) {
+    crate::sys::kill_group(pid);
+    let _ = child.kill().await;
+}
+
+/// The longest line forwarded as one; longer ones are split (CloudWatch Logs, too,
+/// splits events over 256 KB).
+const MAX_LINE: usize = 256 * 1024;
+
 /// Copies a process's output line by line to ours, prefixed with the function's name.
 /// Bytes that are not UTF-8 are replaced rather than ending the copy, which would
 /// leave the process blocked on a full pipe.
-async fn forward(stream: impl AsyncRead + Unpin, prefix: String, to_stderr: bool) {
-    use std::io::Write as _;
+async fn forward(stream: impl AsyncRead + Unpin, prefix: String, to: Stream) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        if read_line(&mut reader, &mut line, MAX_LINE).await.is_err() || line.is_empty() {
+            return;
         }
         let text = String::from_utf8_lossy(&line);
         let text = format!("{prefix}{}\n", text.trim_end_matches(['\n', '\r']));
-        let _ = if to_stderr {
-            std::io::stderr().lock().write_all(text.as_bytes())
-        } else {
-            std::io::stdout().lock().write_all(text.as_bytes())
+        output::line(to, text.into_bytes()).await;
+    }
+}
+
+/// Reads up to and including the next newline, or `limit` bytes, whichever is first;
+/// an empty `line` means the end of the stream.
+async fn read_line(
+    reader: &mut (impl AsyncBufReadExt + Unpin),
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
+    while line.len() < limit {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            break;
+        }
+        let room = limit - line.len();
+        let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) if at < room => (at + 1, true),
+            _ => (available.len().min(room), false),
         };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if done {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], limit: usize) -> Vec<String> {
+        let mut reader = BufReader::with_capacity(4, input);
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            read_line(&mut reader, &mut line, limit).await.unwrap();
+            if line.is_empty() {
+                return out;
+            }
+            out.push(String::from_utf8(line).unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_end_at_newlines_and_long_ones_are_split_at_the_limit() {
+        assert_eq!(lines(b"ab\ncd\n", 100).await, ["ab\n", "cd\n"]);
+        assert_eq!(
+            lines(b"abcdefgh\nij", 3).await,
+            ["abc", "def", "gh\n", "ij"]
+        );
+        assert_eq!(lines(b"abc\n", 3).await, ["abc", "\n"]);
+        assert!(lines(b"", 3).await.is_empty());
     }
 }

@@ -2,10 +2,12 @@
 //! SAM template over HTTP, running their binaries through the Lambda Runtime API.
 
 pub mod binary;
+pub mod body;
 pub mod envfile;
 pub mod event;
 pub mod ids;
 pub mod instance;
+pub mod output;
 pub mod pool;
 pub mod problem;
 pub mod query;
@@ -13,4 +15,5 @@ pub mod response;
 pub mod routes;
 pub mod runtime_api;
 pub mod server;
+mod sys;
 pub mod template;

@@ -45,6 +45,19 @@ struct Args {
     /// Requests per function that may wait for a busy instance; beyond it, 429.
     #[arg(long, default_value_t = 100)]
     queue_size: usize,
+    /// The longest a request waits in that queue before it gets 429.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    queue_timeout: Duration,
+    /// Client connections served at once; further ones wait to be accepted.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers (or, on an idle
+    /// kept-alive connection, to start the next request) before it is disconnected.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    header_timeout: Duration,
+    /// How long a client may take to send a request's body; then 408.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    body_timeout: Duration,
     /// Stop an instance after it has been idle this long (e.g. 300s, 5m, 500ms).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     idle_timeout: Duration,
@@ -100,7 +113,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("{text:?}: unit must be ms, s, m or h")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is out of range"))
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be more than 0".into()),
+        duration => Ok(duration),
+    }
 }
 
 fn parse_overrides(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -130,15 +150,19 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
     };
-    runtime.block_on(run(args))
+    let result = runtime.block_on(run(args));
+    // Log lines still queued for the output thread go out before the process ends.
+    runner::output::flush(Duration::from_secs(2));
+    result
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    runner::output::start(matches!(args.log_format, LogFormat::Json));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(runner::output::LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match args.log_format {
         LogFormat::Text => logs.with_target(false).init(),
@@ -162,6 +186,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let limits = |reserved: Option<u32>| Limits {
         concurrency: reserved.map_or(args.max_concurrency, |n| n as usize),
         queue_size: args.queue_size,
+        queue_timeout: args.queue_timeout,
         idle_timeout: args.idle_timeout,
         init_timeout: args.init_timeout,
     };
@@ -235,6 +260,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         pools,
         problem_type_base: args.problem_type_base,
         account_id: args.account_id,
+        max_connections: args.max_connections,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
     });
     server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down; stopping every instance");
@@ -247,5 +275,34 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_and_refuse_what_they_cannot_hold() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("1e400").is_err());
+        assert!(parse_duration("999999999999999999999h").is_err());
+        assert!(parse_positive_duration("0s").is_err());
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn parameter_overrides_take_both_spellings() {
+        let parsed =
+            parse_overrides(&["A=1 B=x=y".into(), "ParameterKey=C,ParameterValue=3".into()])
+                .unwrap();
+        assert_eq!(parsed["A"], "1");
+        assert_eq!(parsed["B"], "x=y");
+        assert_eq!(parsed["C"], "3");
+        assert!(parse_overrides(&["novalue".into()]).is_err());
     }
 }

@@ -6,16 +6,21 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::instance::{Fault, Instance, Runtime};
 use crate::runtime_api::Outcome;
+
+/// Instances an invocation is offered to when each exits before taking it.
+const MAX_ATTEMPTS: u32 = 3;
 
 /// Why the pool produced no outcome.
 #[derive(Debug)]
 pub enum PoolError {
     /// Every instance is busy and the queue is full.
     Throttled,
+    /// The request waited in the queue this long without an instance coming free.
+    QueueTimeout(Duration),
     /// Start-up failed now or recently (backing off); the reason.
     InitFailed(String),
     Crashed(String),
@@ -35,6 +40,8 @@ pub struct Invoked {
 pub struct Limits {
     pub concurrency: usize,
     pub queue_size: usize,
+    /// The longest a request waits in the queue before it gets 429.
+    pub queue_timeout: Duration,
     pub idle_timeout: Duration,
     pub init_timeout: Duration,
 }
@@ -44,6 +51,11 @@ struct Backoff {
     failures: u32,
     until: Option<Instant>,
     reason: String,
+}
+
+/// A place in a pool: the right to run one invocation now.
+pub struct Admission {
+    _permit: OwnedSemaphorePermit,
 }
 
 /// One function's instances.
@@ -78,51 +90,87 @@ impl Pool {
         pool
     }
 
+    /// Takes one of the pool's places, waiting in the queue (at most `queue_timeout`)
+    /// when every instance is busy. The caller waits in person: dropping this future,
+    /// as a hyper service does when its client hangs up, gives the queue place back.
+    pub async fn admit(&self) -> Result<Admission, PoolError> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(Admission { _permit: permit });
+        }
+        if self.limits.concurrency == 0 {
+            return Err(PoolError::Throttled);
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
+        // Gives the place back however this ends, the caller hanging up included.
+        let _waiting = Waiting(&self.waiting);
+        if ahead >= self.limits.queue_size {
+            return Err(PoolError::Throttled);
+        }
+        let acquire = self.permits.clone().acquire_owned();
+        match tokio::time::timeout(self.limits.queue_timeout, acquire).await {
+            Ok(Ok(permit)) => Ok(Admission { _permit: permit }),
+            Ok(Err(_)) => Err(PoolError::Throttled),
+            Err(_) => Err(PoolError::QueueTimeout(self.limits.queue_timeout)),
+        }
+    }
+
     /// Runs one invocation on a free instance, starting one if none is idle.
-    pub async fn invoke(&self, request_id: String, event: Bytes, trace_id: String) -> Invoked {
+    pub async fn invoke(
+        &self,
+        admission: Admission,
+        request_id: String,
+        event: Bytes,
+        trace_id: String,
+    ) -> Invoked {
+        let _permit = admission;
         let failed = |e| Invoked {
             result: Err(e),
             init: None,
         };
-        let _permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) if self.limits.concurrency == 0 => return failed(PoolError::Throttled),
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.limits.queue_size {
-                    self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return failed(PoolError::Throttled);
+        // An instance can exit between two invocations (it crashed after answering,
+        // say) before the pool notices; an invocation it never took runs on another.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let idle = {
+                let mut idle = self.idle.lock().expect("lock");
+                idle.retain(Instance::is_alive);
+                idle.pop()
+            };
+            let (mut instance, init) = match idle {
+                Some(instance) => (instance, None),
+                None => match self.start().await {
+                    Ok((instance, init)) => (instance, Some(init)),
+                    Err(reason) => return failed(PoolError::InitFailed(reason)),
+                },
+            };
+            let result = instance
+                .invoke(
+                    &self.runtime,
+                    request_id.clone(),
+                    event.clone(),
+                    trace_id.clone(),
+                )
+                .await;
+            let result = match result {
+                Ok(outcome) => {
+                    if instance.is_alive() {
+                        self.idle.lock().expect("lock").push(instance);
+                    }
+                    Ok(outcome)
                 }
-                let _waiting = Waiting(&self.waiting);
-                match self.permits.clone().acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => return failed(PoolError::Throttled),
+                Err(Fault::NotDelivered) if attempts < MAX_ATTEMPTS => {
+                    tracing::info!(function = %self.runtime.name, pid = instance.pid, "instance exited before taking the invocation; handing it to another");
+                    continue;
                 }
-            }
-        };
-        let idle = {
-            let mut idle = self.idle.lock().expect("lock");
-            idle.retain(Instance::is_alive);
-            idle.pop()
-        };
-        let (mut instance, init) = match idle {
-            Some(instance) => (instance, None),
-            None => match self.start().await {
-                Ok((instance, init)) => (instance, Some(init)),
-                Err(reason) => return failed(PoolError::InitFailed(reason)),
-            },
-        };
-        let result = instance
-            .invoke(&self.runtime, request_id, event, trace_id)
-            .await;
-        let result = match result {
-            Ok(outcome) => {
-                self.idle.lock().expect("lock").push(instance);
-                Ok(outcome)
-            }
-            Err(Fault::Timeout) => Err(PoolError::Timeout),
-            Err(Fault::Crashed(reason)) => Err(PoolError::Crashed(reason)),
-        };
-        Invoked { result, init }
+                Err(Fault::NotDelivered) => Err(PoolError::Crashed(
+                    "exited before taking the invocation".into(),
+                )),
+                Err(Fault::Timeout) => Err(PoolError::Timeout),
+                Err(Fault::Crashed(reason)) => Err(PoolError::Crashed(reason)),
+            };
+            return Invoked { result, init };
+        }
     }
 
     async fn start(&self) -> Result<(Instance, Duration), String> {

@@ -14,10 +14,18 @@ pub enum Problem {
     NotFound,
     /// 405: the path exists with these other methods.
     MethodNotAllowed(Vec<String>),
-    /// 413: the request is larger than Lambda's 6 MB invocation payload.
+    /// 400: the client broke off while sending the body.
+    BodyBroken,
+    /// 408: the request body did not arrive within this time.
+    BodyTimeout(Duration),
+    /// 413: the request's event is larger than Lambda's 6 MB invocation payload.
     PayloadTooLarge,
-    /// 429: the function's instances are all busy and its queue is full.
-    Throttled { function: String },
+    /// 429: the function's instances are all busy and its queue is full, or the
+    /// request waited in the queue this long without an instance coming free.
+    Throttled {
+        function: String,
+        waited: Option<Duration>,
+    },
     /// 502: the function's start-up failed (the reason), or it is backing off after one.
     InitFailed { function: String, reason: String },
     /// 502: the process exited or was lost during the invocation.
@@ -38,6 +46,8 @@ impl Problem {
         match self {
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::BodyBroken => StatusCode::BAD_REQUEST,
+            Problem::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Problem::InitFailed { .. }
@@ -52,6 +62,8 @@ impl Problem {
         match self {
             Problem::NotFound => ("not-found", "No route matches the request"),
             Problem::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Problem::BodyBroken => ("bad-request", "Request body incomplete"),
+            Problem::BodyTimeout(_) => ("request-timeout", "Request body not received in time"),
             Problem::PayloadTooLarge => ("payload-too-large", "Request body is too large"),
             Problem::Throttled { .. } => ("too-many-requests", "Too many requests"),
             Problem::InitFailed { .. } => ("function-init-failed", "The function failed to start"),
@@ -71,12 +83,27 @@ impl Problem {
             Problem::MethodNotAllowed(allowed) => {
                 format!("This path accepts {}.", allowed.join(", "))
             }
+            Problem::BodyBroken => "The request body ended before its announced length.".into(),
+            Problem::BodyTimeout(limit) => format!(
+                "The request body did not arrive within {} s.",
+                limit.as_secs_f32()
+            ),
             Problem::PayloadTooLarge => {
-                "The request body exceeds Lambda's 6 MB payload limit.".into()
+                "The request exceeds Lambda's 6 MB invocation payload limit (what counts \
+                 is the event made from it, body included)."
+                    .into()
             }
-            Problem::Throttled { function } => {
-                format!("Every instance of {function} is busy and its queue is full.")
-            }
+            Problem::Throttled {
+                function,
+                waited: None,
+            } => format!("Every instance of {function} is busy and its queue is full."),
+            Problem::Throttled {
+                function,
+                waited: Some(waited),
+            } => format!(
+                "Every instance of {function} stayed busy for the {} s this request waited.",
+                waited.as_secs_f32()
+            ),
             Problem::InitFailed { function, reason } => {
                 format!("{function} failed to start: {reason}")
             }

@@ -14,6 +14,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::body;
+
 /// Lambda's limit on a synchronous response.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -28,6 +30,13 @@ pub struct Invocation {
     pub reply: oneshot::Sender<Outcome>,
 }
 
+/// The invocation an instance is working on.
+#[derive(Debug)]
+struct Current {
+    request_id: String,
+    reply: oneshot::Sender<Outcome>,
+}
+
 /// What the instance posted for an invocation.
 #[derive(Debug)]
 pub enum Outcome {
@@ -39,6 +48,8 @@ pub enum Outcome {
     },
     /// The response exceeded [`MAX_RESPONSE_BYTES`].
     TooLarge,
+    /// The response upload broke off before its end.
+    Incomplete,
 }
 
 /// Where an instance is in its life.
@@ -55,7 +66,7 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct Channel {
     jobs: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
-    current: Mutex<Option<(String, oneshot::Sender<Outcome>)>>,
+    current: Mutex<Option<Current>>,
     pub phase: watch::Sender<Phase>,
 }
 
@@ -136,28 +147,33 @@ async fn handle(
             let waiting = {
                 let mut current = channel.current.lock().expect("lock");
                 match current.as_ref() {
-                    Some((current_id, _)) if current_id == id => current.take().map(|(_, tx)| tx),
+                    Some(c) if c.request_id == id => current.take(),
                     _ => None,
                 }
             };
-            let Some(tx) = waiting else {
+            let Some(Current { reply: tx, .. }) = waiting else {
                 return Ok(reply(
                     StatusCode::BAD_REQUEST,
                     r#"{"errorType":"InvalidRequestID","errorMessage":"no such invocation in progress"}"#,
                 ));
             };
             let outcome = match kind {
-                "response" => match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
-                    .collect()
-                    .await
-                {
-                    Ok(body) => Outcome::Response(body.to_bytes()),
-                    Err(_) => {
-                        let _ = tx.send(Outcome::TooLarge);
-                        return Ok(reply(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            r#"{"errorType":"RequestEntityTooLarge","errorMessage":"response exceeds 6 MB"}"#,
-                        ));
+                "response" => match response_body(req).await {
+                    Ok(body) => Outcome::Response(body),
+                    Err(outcome) => {
+                        let too_large = matches!(outcome, Outcome::TooLarge);
+                        let _ = tx.send(outcome);
+                        return Ok(if too_large {
+                            reply(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                r#"{"errorType":"RequestEntityTooLarge","errorMessage":"response exceeds 6 MB"}"#,
+                            )
+                        } else {
+                            reply(
+                                StatusCode::BAD_REQUEST,
+                                r#"{"errorType":"InvalidResponse","errorMessage":"the response body was cut short"}"#,
+                            )
+                        });
                     }
                 },
                 "error" => {
@@ -175,9 +191,9 @@ async fn handle(
                 }
             };
             let _ = tx.send(outcome);
-            // Let the waiting caller's response go out before this acknowledgement:
-            // the function only needs it to poll again, the caller is on the clock.
-            tokio::task::yield_now().await;
+            // The acknowledgement goes out first, on purpose: the function's next
+            // poll then races the caller's response instead of following it, which
+            // keeps it off the critical path of the caller's next request.
             Ok(accepted())
         }
         _ => Ok(reply(
@@ -218,8 +234,25 @@ async fn next(channel: &Channel) -> Response<Full<Bytes>> {
     );
     headers.insert("lambda-runtime-invoked-function-arn", value(&job.arn));
     headers.insert("lambda-runtime-trace-id", value(&job.trace_id));
-    *channel.current.lock().expect("lock") = Some((job.request_id, job.reply));
+    *channel.current.lock().expect("lock") = Some(Current {
+        request_id: job.request_id,
+        reply: job.reply,
+    });
     response
+}
+
+/// A `/response` body, or why there is none. An oversized one is still read (see
+/// [`body::DRAIN_LIMIT`]) so that the function's client gets the 413 on a healthy
+/// connection, as on Lambda, and can poll again.
+async fn response_body(req: http::Request<Incoming>) -> Result<Bytes, Outcome> {
+    if body::refused_unread(req.headers()) {
+        return Err(Outcome::TooLarge);
+    }
+    match body::read(req.into_body(), MAX_RESPONSE_BYTES).await {
+        body::Read::Complete(bytes) => Ok(bytes),
+        body::Read::TooLarge => Err(Outcome::TooLarge),
+        body::Read::Broken => Err(Outcome::Incomplete),
+    }
 }
 
 /// `errorType` and `errorMessage` from an `/error` body, or the error-type header.

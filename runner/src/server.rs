@@ -9,22 +9,24 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::event;
-use crate::pool::{Pool, PoolError};
+use crate::pool::{Invoked, Pool, PoolError};
 use crate::problem::Problem;
 use crate::response;
 use crate::routes::{Lookup, Routes};
 use crate::runtime_api::Outcome;
+use crate::template::PayloadVersion;
+use crate::{body, event};
 
-/// Lambda's limit on a synchronous invocation's payload.
-pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+/// Lambda's limit on a synchronous invocation's payload: the event, so a body is
+/// refused once it alone is over it, and otherwise once its event is.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 /// Everything a request needs.
 pub struct App {
@@ -32,6 +34,13 @@ pub struct App {
     pub pools: Vec<Arc<Pool>>,
     pub problem_type_base: String,
     pub account_id: String,
+    /// Client connections served at once.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (and, on a kept-alive
+    /// connection, to start its next request).
+    pub header_timeout: std::time::Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: std::time::Duration,
 }
 
 /// Accepts connections until `shutdown` resolves.
@@ -41,7 +50,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections.max(1)));
     loop {
+        // At the cap, stop accepting: new clients wait in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            () = &mut shutdown => return,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -56,8 +74,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         tokio::spawn(async move {
+            let _slot = slot;
+            let header_timeout = app.header_timeout;
             let service = service_fn(move |req| handle(app.clone(), peer, req));
             let _ = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -85,9 +107,17 @@ async fn handle(
         Lookup::MethodNotAllowed(allowed) => return problem(Problem::MethodNotAllowed(allowed)),
         Lookup::NotFound => return problem(Problem::NotFound),
     };
-    let (parts, body) = req.into_parts();
-    let Some(body) = read_body(body).await else {
+    if body::refused_unread(req.headers()) {
         return problem(Problem::PayloadTooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    let body = match tokio::time::timeout(app.body_timeout, body::read(body, MAX_EVENT_BYTES)).await
+    {
+        Ok(body::Read::Complete(body)) => body,
+        Ok(body::Read::TooLarge) => return problem(Problem::PayloadTooLarge),
+        // The client broke off: nobody will read this answer.
+        Ok(body::Read::Broken) => return problem(Problem::BodyBroken),
+        Err(_) => return problem(Problem::BodyTimeout(app.body_timeout)),
     };
     let pool = app.pools[route.function].clone();
     let request = event::Request {
@@ -104,83 +134,131 @@ async fn handle(
     let event = Bytes::from(
         serde_json::to_vec(&event::build(&request, route, &params)).unwrap_or_default(),
     );
-    let payload = route.payload;
+    if event.len() > MAX_EVENT_BYTES {
+        return problem(Problem::PayloadTooLarge);
+    }
+    let call = Call {
+        app: &app,
+        pool: &pool,
+        request_id,
+        method,
+        raw_path,
+        started,
+        payload: route.payload,
+    };
+    // Waiting for a place happens here, so a caller who hangs up while queued gives
+    // the place back.
+    let admission = match pool.admit().await {
+        Ok(admission) => admission,
+        Err(e) => {
+            return Ok(call.answer(Invoked {
+                result: Err(e),
+                init: None,
+            }));
+        }
+    };
     // The invocation runs in its own task, so a caller who hangs up cannot abandon an
     // instance halfway through.
     let invocation = {
         let pool = pool.clone();
-        let request_id = request_id.clone();
-        tokio::spawn(async move { pool.invoke(request_id, event, trace_id(received)).await })
+        let request_id = call.request_id.clone();
+        let trace = trace_id(received);
+        tokio::spawn(async move { pool.invoke(admission, request_id, event, trace).await })
     };
-    let invoked = match invocation.await {
-        Ok(invoked) => invoked,
-        Err(_) => {
-            return problem(Problem::Crashed {
-                function: pool.runtime.name.clone(),
-                reason: "was lost".into(),
-            });
-        }
-    };
-    let function = pool.runtime.name.clone();
-    let response = match invoked.result {
-        Ok(Outcome::Response(bytes)) => match response::translate(payload, &bytes) {
-            Ok(response) => response,
-            Err(e) => Problem::BadResponse {
-                function: function.clone(),
-                reason: e.0,
-            }
-            .render(&request_id, &app.problem_type_base),
-        },
-        Ok(Outcome::Error {
-            error_type,
-            message,
-        }) => {
-            tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
-            Problem::FunctionError {
-                function: function.clone(),
+    let invoked = invocation.await.unwrap_or_else(|_| Invoked {
+        result: Err(PoolError::Crashed("was lost".into())),
+        init: None,
+    });
+    Ok(call.answer(invoked))
+}
+
+/// One request routed to a function, up to its answer.
+struct Call<'a> {
+    app: &'a App,
+    pool: &'a Pool,
+    request_id: String,
+    method: String,
+    raw_path: String,
+    started: Instant,
+    payload: PayloadVersion,
+}
+
+impl Call<'_> {
+    /// The caller's response to the invocation (or to the failure to start one); its
+    /// log line is written once the response is on its way.
+    fn answer(self, invoked: Invoked) -> Response<Full<Bytes>> {
+        let Call {
+            app,
+            pool,
+            request_id,
+            method,
+            raw_path,
+            started,
+            payload,
+        } = self;
+        let function = pool.runtime.name.clone();
+        let problem = match invoked.result {
+            Ok(Outcome::Response(bytes)) => match response::translate(payload, &bytes) {
+                Ok(response) => Ok(response),
+                Err(e) => Err(Problem::BadResponse {
+                    function: function.clone(),
+                    reason: e.0,
+                }),
+            },
+            Ok(Outcome::Error {
                 error_type,
+                message,
+            }) => {
+                tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
+                Err(Problem::FunctionError {
+                    function: function.clone(),
+                    error_type,
+                })
             }
-            .render(&request_id, &app.problem_type_base)
-        }
-        Ok(Outcome::TooLarge) => Problem::BadResponse {
-            function: function.clone(),
-            reason: "the function's response exceeds 6 MB".into(),
-        }
-        .render(&request_id, &app.problem_type_base),
-        Err(e) => {
-            let p = match e {
-                PoolError::Throttled => Problem::Throttled {
-                    function: function.clone(),
-                },
-                PoolError::InitFailed(reason) => Problem::InitFailed {
-                    function: function.clone(),
-                    reason,
-                },
-                PoolError::Crashed(reason) => Problem::Crashed {
-                    function: function.clone(),
-                    reason,
-                },
-                PoolError::Timeout => Problem::Timeout {
-                    function: function.clone(),
-                    timeout: pool.runtime.timeout,
-                },
-            };
-            p.render(&request_id, &app.problem_type_base)
-        }
-    };
-    let response = finish(response, &request_id);
-    let line = InvocationLog {
-        function,
-        request_id,
-        method,
-        path: raw_path,
-        status: response.status().as_u16(),
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        init_ms: invoked.init.map(|init| init.as_secs_f64() * 1000.0),
-    };
-    // Written once the response is on its way: the caller need not wait for the log.
-    tokio::spawn(async move { line.write() });
-    Ok(response)
+            Ok(Outcome::TooLarge) => Err(Problem::BadResponse {
+                function: function.clone(),
+                reason: "the function's response exceeds 6 MB".into(),
+            }),
+            Ok(Outcome::Incomplete) => Err(Problem::BadResponse {
+                function: function.clone(),
+                reason: "the function's response upload was cut short".into(),
+            }),
+            Err(PoolError::Throttled) => Err(Problem::Throttled {
+                function: function.clone(),
+                waited: None,
+            }),
+            Err(PoolError::QueueTimeout(waited)) => Err(Problem::Throttled {
+                function: function.clone(),
+                waited: Some(waited),
+            }),
+            Err(PoolError::InitFailed(reason)) => Err(Problem::InitFailed {
+                function: function.clone(),
+                reason,
+            }),
+            Err(PoolError::Crashed(reason)) => Err(Problem::Crashed {
+                function: function.clone(),
+                reason,
+            }),
+            Err(PoolError::Timeout) => Err(Problem::Timeout {
+                function: function.clone(),
+                timeout: pool.runtime.timeout,
+            }),
+        };
+        let response = problem.unwrap_or_else(|p| p.render(&request_id, &app.problem_type_base));
+        let response = finish(response, &request_id);
+        let line = InvocationLog {
+            function,
+            request_id,
+            method,
+            path: raw_path,
+            status: response.status().as_u16(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            init_ms: invoked.init.map(|init| init.as_secs_f64() * 1000.0),
+        };
+        // Written once the response is on its way: the caller need not wait for it.
+        tokio::spawn(async move { line.write() });
+        response
+    }
 }
 
 /// The one log line of an invocation.
@@ -215,26 +293,6 @@ impl InvocationLog {
             ),
         }
     }
-}
-
-/// The whole body, or `None` past [`MAX_REQUEST_BYTES`]. An oversized body is still
-/// read (up to a bound) so the client sees the 413 rather than a reset connection.
-async fn read_body(mut body: Incoming) -> Option<Bytes> {
-    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-    let mut collected = bytes::BytesMut::new();
-    let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return None };
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen <= MAX_REQUEST_BYTES {
-                collected.extend_from_slice(&data);
-            } else if seen > DRAIN_LIMIT {
-                return None;
-            }
-        }
-    }
-    (seen <= MAX_REQUEST_BYTES).then(|| collected.freeze())
 }
 
 /// Adds API Gateway's request-id header and turns the body into hyper's type.

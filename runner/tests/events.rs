@@ -244,3 +244,30 @@ async fn an_env_file_adds_variables_to_every_function() {
     assert_eq!(body["env"]["TEST_GREETING"], "overridden");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_source_ip_is_the_peer_whatever_x_forwarded_for_claims() {
+    let runner = Runner::start("functions.yaml", &[]);
+    for path in ["/echo", "/v1/echo"] {
+        let response = runner
+            .client
+            .get(runner.url(path))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let event = &body["event"];
+        let source_ip = if path == "/echo" {
+            &event["requestContext"]["http"]["sourceIp"]
+        } else {
+            &event["requestContext"]["identity"]["sourceIp"]
+        };
+        assert_eq!(source_ip, "127.0.0.1", "{path}");
+        // As API Gateway does, the peer is appended to the client's claim.
+        assert_eq!(
+            event["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1",
+            "{path}"
+        );
+    }
+}

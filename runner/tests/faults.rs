@@ -133,3 +133,165 @@ async fn function_output_is_forwarded_with_its_name() {
     runner.log_line("[Echo] exiting mid-request as asked").await;
     runner.log_line("[InitExit] init-exit: giving up").await;
 }
+
+#[tokio::test]
+async fn an_instance_that_does_not_poll_within_the_init_timeout_gives_502() {
+    // SlowInit sleeps 300 ms before polling.
+    let runner = Runner::start("functions.yaml", &["--init-timeout", "100ms"]);
+    let body = problem(runner.get("/slow-init").await, 502).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not poll for work within 0.1 s"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_function_starts_again_once_its_init_backoff_is_over() {
+    let flag = std::env::temp_dir().join(format!("runner-init-flag-{}", std::process::id()));
+    std::fs::write(&flag, "fail").unwrap();
+    let overrides = format!("InitFlag={}", flag.display());
+    let runner = Runner::start("functions.yaml", &["--parameter-overrides", &overrides]);
+    let body = problem(runner.get("/recovering").await, 502).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("init error"),
+        "{body}"
+    );
+    std::fs::remove_file(&flag).unwrap();
+    // The first back-off is 1 s; within it the failure is repeated, then a start is
+    // tried again and succeeds.
+    for _ in 0..60 {
+        let response = runner.get("/recovering").await;
+        if response.status() == 200 {
+            return;
+        }
+        let body = problem(response, 502).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("retrying in"),
+            "{body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the function did not start again after its back-off");
+}
+
+#[tokio::test]
+async fn a_response_over_6_mb_is_a_502_and_the_instance_carries_on() {
+    let runner = Runner::start("functions.yaml", &[]);
+    // Roomy's long timeout leaves a debug build time to make and send 7 MB.
+    let (_, first) = runner.get_json("/roomy").await;
+    let body = problem(runner.get("/roomy?do=big&bytes=7000000").await, 502).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("exceeds 6 MB"),
+        "{body}"
+    );
+    // As on Lambda, the function hears 413 and polls again.
+    let (status, next) = runner.get_json("/roomy").await;
+    assert_eq!(status, 200);
+    assert_eq!(next["pid"], first["pid"]);
+}
+
+#[tokio::test]
+async fn a_response_upload_that_breaks_off_is_a_502_not_a_size_error() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let body = problem(runner.get("/echo?do=truncate").await, 502).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("cut short"), "{detail}");
+    let (status, _) = runner.get_json("/echo").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn stopping_an_instance_also_stops_the_processes_it_started() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let response = runner.get("/short?do=spawn").await;
+    assert_eq!(response.status(), 200);
+    let grandchild: u64 = response.text().await.unwrap().parse().unwrap();
+    assert!(common::process_alive(grandchild));
+    // Running past its timeout gets the instance killed, and its process group with it.
+    problem(runner.get("/short?do=sleep&ms=5000").await, 504).await;
+    assert!(
+        common::gone(grandchild).await,
+        "process {grandchild}, started by a killed instance, is still running"
+    );
+}
+
+#[tokio::test]
+async fn instances_die_with_a_runner_killed_outright() {
+    let mut runner = Runner::start("functions.yaml", &[]);
+    let (_, body) = runner.get_json("/echo").await;
+    let pid = body["pid"].as_u64().unwrap();
+    // Keep the instance busy in its handler, away from the Runtime API, so that only
+    // the kernel can tell it the runner is gone.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let request = runner
+        .client
+        .get(runner.url(&format!("/echo?do=hold&port={port}")))
+        .send();
+    let pending = tokio::spawn(request);
+    let (_held, _) = common::within(listener.accept()).await.unwrap();
+    runner.kill_hard();
+    assert!(
+        common::gone(pid).await,
+        "instance {pid} outlived its runner"
+    );
+    let _ = pending.await;
+}
+
+#[tokio::test]
+async fn a_very_long_output_line_is_forwarded_in_pieces() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let (status, _) = runner.get_json("/echo?do=shout&bytes=300000").await;
+    assert_eq!(status, 200);
+    let first = format!("[Echo] {}", "y".repeat(256 * 1024));
+    let rest = format!("[Echo] {}", "y".repeat(300_000 - 256 * 1024));
+    // Both pieces arrive through a pipe: wait (boundedly) for the second.
+    for _ in 0..200 {
+        let lines = runner.stdout();
+        let pieces: Vec<&str> = lines
+            .lines()
+            .filter(|l| l.starts_with("[Echo] y"))
+            .collect();
+        if pieces.len() >= 2 {
+            assert_eq!(pieces, [first.as_str(), rest.as_str()]);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the long line did not arrive in two pieces:\n{}",
+        runner.stdout()
+    );
+}
+
+#[tokio::test]
+async fn an_invocation_given_to_an_instance_that_quits_runs_on_a_fresh_one() {
+    let runner = Runner::start("functions.yaml", &[]);
+    // The instance answers, then exits without polling again; to the pool it still
+    // looks ready when the next request comes.
+    let response = runner.get("/single?do=quit").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "bye");
+    let (status, body) = runner.get_json("/single").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["invocation"], 1, "served by a fresh instance");
+    runner
+        .log_line("instance exited before taking the invocation")
+        .await;
+}
+
+#[tokio::test]
+async fn an_instance_that_exits_takes_the_processes_it_started_with_it() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let response = runner.get("/echo?do=spawn").await;
+    let grandchild: u64 = response.text().await.unwrap().parse().unwrap();
+    assert!(common::process_alive(grandchild));
+    problem(runner.get("/echo?do=exit").await, 502).await;
+    assert!(
+        common::gone(grandchild).await,
+        "process {grandchild} outlived the instance that started it"
+    );
+}

@@ -1,8 +1,12 @@
-//! The runner's own answers: 404, 405 with Allow, 413, all as problem+json.
+//! The runner's own answers (404, 405 with Allow, 413, all as problem+json) and its
+//! limits on clients.
 
 mod common;
 
-use common::{Runner, problem};
+use std::time::Duration;
+
+use common::{Runner, problem, within};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn an_unknown_path_is_a_404_problem() {
@@ -51,4 +55,94 @@ async fn the_problem_type_prefix_can_be_chosen() {
     );
     let body = problem(runner.get("/nowhere").await, 404).await;
     assert_eq!(body["type"], "https://example.invalid/p/not-found");
+}
+
+#[tokio::test]
+async fn a_body_whose_event_exceeds_6_mb_is_a_413() {
+    // 5 MB of binary is under the limit itself, but base64 makes its event 6.7 MB.
+    let runner = Runner::start("functions.yaml", &[]);
+    let response = runner
+        .client
+        .post(runner.url("/echo"))
+        .header("content-type", "application/octet-stream")
+        .body(vec![0xffu8; 5 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 413).await;
+    assert!(body["detail"].as_str().unwrap().contains("event"), "{body}");
+}
+
+/// Sends `request` on a new connection and returns everything the runner sends back
+/// before closing it.
+async fn raw_exchange(runner: &Runner, request: &str) -> String {
+    let address = runner.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    within(stream.read_to_end(&mut reply)).await.unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_declared_far_too_large_is_refused_without_being_read() {
+    let runner = Runner::start("functions.yaml", &[]);
+    // 100 MB announced, none sent: the answer cannot have waited for the body.
+    let reply = raw_exchange(
+        &runner,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("application/problem+json"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_finish_its_headers_is_disconnected() {
+    let runner = Runner::start("functions.yaml", &["--header-timeout", "300ms"]);
+    // Headers never finished: the runner closes the connection rather than wait.
+    // (The bound tells the 300 ms asked for from the 30 s default.)
+    let started = std::time::Instant::now();
+    let reply = raw_exchange(&runner, "GET /echo HTTP/1.1\r\nHost: x\r\n").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+    assert!(!reply.contains("200 OK"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_a_408() {
+    let runner = Runner::start("functions.yaml", &["--body-timeout", "300ms"]);
+    let reply = raw_exchange(
+        &runner,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("request-timeout"), "{reply}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let runner = Runner::start("functions.yaml", &["--max-connections", "1"]);
+    let address = runner.base.trim_start_matches("http://").to_owned();
+    let first = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // Give the runner time to accept the first connection before the second arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut second = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // A 404 needs no function, so a server ignoring the cap would answer at once.
+    second
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let early =
+        tokio::time::timeout(Duration::from_millis(500), second.read_to_end(&mut reply)).await;
+    assert!(early.is_err(), "served past the connection cap");
+    drop(first);
+    within(second.read_to_end(&mut reply)).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
 }

@@ -2,9 +2,14 @@
 //!
 //! `BEHAVIOUR` (from the template) picks what happens at start-up: `echo` (default),
 //! `init-error` (reports `/init/error` and exits) or `init-exit` (exits before polling).
-//! `INIT_SLEEP_MS` delays start-up. Per request, the query parameter `do` picks the
-//! reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`, `binary`,
-//! `cookies`, `raw` (no statusCode) or `hold` (wait until the test closes `port`).
+//! `INIT_SLEEP_MS` delays start-up; a start fails with an init error while the file
+//! `FAIL_INIT_WHILE_EXISTS` names exists. Per request, the query parameter `do` picks
+//! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
+//! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
+//! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
+//! first), `quit` (answer by hand, then exit 1 s later without polling again),
+//! `spawn` (start a long `sleep` and answer its pid) or `shout` (print a line of
+//! `bytes` bytes).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +26,11 @@ static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
 async fn main() -> Result<(), Error> {
     if let Ok(ms) = std::env::var("INIT_SLEEP_MS") {
         tokio::time::sleep(Duration::from_millis(ms.parse()?)).await;
+    }
+    let flag = std::env::var("FAIL_INIT_WHILE_EXISTS").unwrap_or_default();
+    if !flag.is_empty() && std::path::Path::new(&flag).exists() {
+        report_init_error().await?;
+        std::process::exit(1);
     }
     match std::env::var("BEHAVIOUR").as_deref() {
         Ok("init-error") => {
@@ -76,6 +86,27 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             }));
         }
         Some("raw") => return Ok(json!({"hello": "world"})),
+        Some("big") => {
+            let bytes: usize = param("bytes").unwrap_or_default().parse()?;
+            return Ok(json!({"statusCode": 200, "body": "x".repeat(bytes)}));
+        }
+        Some("truncate") => {
+            post_response(&event.context.request_id, 1000, r#"{"statusCode""#).await?;
+        }
+        Some("quit") => {
+            let answer = r#"{"statusCode":200,"body":"bye"}"#;
+            post_response(&event.context.request_id, answer.len(), answer).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            std::process::exit(0);
+        }
+        Some("spawn") => {
+            let child = std::process::Command::new("sleep").arg("300").spawn()?;
+            return Ok(json!({"statusCode": 200, "body": child.id().to_string()}));
+        }
+        Some("shout") => {
+            let bytes: usize = param("bytes").unwrap_or_default().parse()?;
+            println!("{}", "y".repeat(bytes));
+        }
         _ => {}
     }
     // The environment does not change, so it is read once per instance.
@@ -108,6 +139,26 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "isBase64Encoded": false,
         "body": body.to_string(),
     }))
+}
+
+/// Posts this invocation's response by hand, announcing `length` bytes and sending
+/// `body` (an upload that breaks off when `body` is shorter), and waits for the
+/// Runtime API to close the connection.
+async fn post_response(request_id: &str, length: usize, body: &str) -> Result<(), Error> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: {api}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+    );
+    let mut stream = tokio::net::TcpStream::connect(&api).await?;
+    stream.write_all(request.as_bytes()).await?;
+    if body.len() < length {
+        // Half-close, so that the Runtime API sees the upload end early.
+        stream.shutdown().await?;
+    }
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    Ok(())
 }
 
 /// Posts to the Runtime API's `/init/error` by hand, as a runtime that fails its

@@ -96,7 +96,12 @@ impl Runner {
                 panic!("the runner did not start:\n{}", stderr.lock().unwrap());
             }
         };
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        // A bound on a hung regression, not a performance check.
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         Runner {
             base,
             client,
@@ -151,8 +156,20 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Kills the runner with `SIGKILL`, leaving it no chance to stop its instances.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Runner {
     fn drop(&mut self) {
+        // Already reaped (`kill_hard`): its pid may belong to someone else by now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         // SIGTERM lets the runner stop its instances; SIGKILL only if it hangs.
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -203,4 +220,23 @@ pub fn process_alive(pid: u64) -> bool {
             .is_none_or(|state| state != "Z"),
         Err(_) => false,
     }
+}
+
+/// Fails the test instead of letting it hang when `future` takes over 30 s (a bound
+/// on a regression, not a performance check).
+pub async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .expect("the step did not finish within 30 s")
+}
+
+/// Waits (boundedly) until process `pid` is gone; false if it is still there.
+pub async fn gone(pid: u64) -> bool {
+    for _ in 0..100 {
+        if !process_alive(pid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }

@@ -1,0 +1,169 @@
+//! The runner's stdout and stderr, written by a thread of their own, so that a slow
+//! reader (a paused terminal, a full pipe) never blocks the thread serving requests.
+//!
+//! What waits to be written is bounded in bytes. Functions' output lines wait for
+//! room, which passes the back-pressure on to the function that writes too much, as a
+//! full pipe would. The runner's own log lines never wait: without room they are
+//! counted and dropped, and the count is reported once there is room again.
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+
+/// Bytes that may wait for the writer thread.
+const BUDGET: usize = 8 * 1024 * 1024;
+
+/// Where a line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+enum Message {
+    /// A line, and the budget it holds until written.
+    Line(Stream, Vec<u8>, u32),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+type Writer = mpsc::UnboundedSender<Message>;
+
+static WRITER: OnceLock<Writer> = OnceLock::new();
+static ROOM: Semaphore = Semaphore::const_new(BUDGET);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// Starts the writer thread; `json` says the runner's log lines are JSON, so that
+/// the dropped-lines note is too. Until it runs (in unit tests, say), lines are
+/// written directly.
+pub fn start(json: bool) {
+    JSON.store(json, Ordering::Relaxed);
+    WRITER.get_or_init(|| {
+        let (queue, mut rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("output".into())
+            .spawn(move || {
+                while let Some(message) = rx.blocking_recv() {
+                    match message {
+                        Message::Line(stream, bytes, held) => {
+                            write(stream, &bytes);
+                            ROOM.add_permits(held as usize);
+                        }
+                        Message::Flush(done) => {
+                            let _ = std::io::stdout().flush();
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            })
+            .expect("the output thread starts");
+        queue
+    });
+}
+
+fn write(stream: Stream, bytes: &[u8]) {
+    let _ = match stream {
+        Stream::Stdout => std::io::stdout().lock().write_all(bytes),
+        Stream::Stderr => std::io::stderr().lock().write_all(bytes),
+    };
+}
+
+/// What a line holds of the budget (a line longer than the whole budget holds all of
+/// it, and so waits until nothing else is queued).
+fn cost(bytes: &[u8]) -> u32 {
+    bytes.len().clamp(1, BUDGET) as u32
+}
+
+/// Queues one line, waiting for room.
+pub async fn line(stream: Stream, bytes: Vec<u8>) {
+    let Some(writer) = WRITER.get() else {
+        return write(stream, &bytes);
+    };
+    let held = cost(&bytes);
+    let Ok(permit) = ROOM.acquire_many(held).await else {
+        return;
+    };
+    permit.forget();
+    let _ = writer.send(Message::Line(stream, bytes, held));
+}
+
+/// Queues one line if there is room; otherwise counts it as dropped.
+fn try_line(stream: Stream, bytes: Vec<u8>) {
+    let Some(writer) = WRITER.get() else {
+        return write(stream, &bytes);
+    };
+    let dropped = DROPPED.swap(0, Ordering::AcqRel);
+    if dropped > 0 && !queue_now(writer, Stream::Stderr, dropped_note(dropped)) {
+        DROPPED.fetch_add(dropped, Ordering::AcqRel);
+    }
+    if !queue_now(writer, stream, bytes) {
+        DROPPED.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+fn queue_now(writer: &Writer, stream: Stream, bytes: Vec<u8>) -> bool {
+    let held = cost(&bytes);
+    let Ok(permit) = ROOM.try_acquire_many(held) else {
+        return false;
+    };
+    permit.forget();
+    writer.send(Message::Line(stream, bytes, held)).is_ok()
+}
+
+fn dropped_note(dropped: u64) -> Vec<u8> {
+    let message =
+        format!("{dropped} log line(s) dropped: the runner's output was not read fast enough");
+    let line = if JSON.load(Ordering::Relaxed) {
+        serde_json::json!({"level": "WARN", "fields": {"message": message}}).to_string()
+    } else {
+        format!("WARN {message}")
+    };
+    format!("{line}\n").into_bytes()
+}
+
+/// Waits (at most `limit`) until everything queued so far is written.
+pub fn flush(limit: Duration) {
+    let Some(writer) = WRITER.get() else { return };
+    let (done, wait) = std::sync::mpsc::channel();
+    if writer.send(Message::Flush(done)).is_ok() {
+        let _ = wait.recv_timeout(limit);
+    }
+}
+
+/// A `tracing_subscriber` writer that hands each log line to the writer thread.
+#[derive(Debug, Clone, Copy)]
+pub struct LogWriter;
+
+/// One log line being formatted.
+#[derive(Debug)]
+pub struct LogLine(Vec<u8>);
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            try_line(Stream::Stderr, std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::with_capacity(256))
+    }
+}

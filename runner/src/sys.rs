@@ -1,0 +1,55 @@
+//! The two process controls std does not offer, so that no instance outlives the
+//! runner: the kernel kills an instance whose runner is gone, even by `SIGKILL`, and
+//! stopping an instance stops everything it started.
+//!
+//! This is the crate's only `unsafe` code.
+#![allow(unsafe_code)]
+
+use tokio::process::Command;
+
+/// Makes the process `command` starts the leader of a new process group, and (on
+/// Linux) asks the kernel to `SIGKILL` it when the runner dies.
+///
+/// Linux sends that signal when the *thread* that started the process ends, not the
+/// whole runner. Instances are started from the runtime's worker threads, which live
+/// as long as the runner; they must never be started from `spawn_blocking` or
+/// `block_in_place` threads, which retire when idle.
+pub(crate) fn tie_to_runner(command: &mut Command) {
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        let runner = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the child between fork and exec, and calls only
+        // async-signal-safe functions (`prctl`, `getppid`, `_exit`); it allocates
+        // nothing and touches no lock.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The runner died before the request was in place: nobody will
+                // ever send this process work.
+                if libc::getppid() != runner {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Sends `SIGKILL` to the process group `leader` leads (see [`tie_to_runner`]). Its
+/// id cannot have been reused while the leader is unreaped or any member is alive;
+/// with none left the call finds nothing, as ids are handed out in turn and come
+/// round again only after the whole range (`pid_max`) is used.
+pub(crate) fn kill_group(leader: u32) {
+    let Ok(leader) = libc::pid_t::try_from(leader) else {
+        return;
+    };
+    if leader > 0 {
+        // SAFETY: `kill` takes plain integers and has no memory effects.
+        unsafe {
+            libc::kill(-leader, libc::SIGKILL);
+        }
+    }
+}
