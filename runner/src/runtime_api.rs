@@ -50,6 +50,9 @@ pub enum Outcome {
     TooLarge,
     /// The response upload broke off before its end.
     Incomplete,
+    /// The response was streamed (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`), which the runner does not support.
+    Streamed,
 }
 
 /// Where an instance is in its life.
@@ -157,8 +160,13 @@ async fn handle(
                     r#"{"errorType":"InvalidRequestID","errorMessage":"no such invocation in progress"}"#,
                 ));
             };
+            let streaming = req
+                .headers()
+                .get("lambda-runtime-function-response-mode")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
             let outcome = match kind {
                 "response" => match response_body(req).await {
+                    Ok(_) if streaming => Outcome::Streamed,
                     Ok(body) => Outcome::Response(body),
                     Err(outcome) => {
                         let too_large = matches!(outcome, Outcome::TooLarge);

@@ -219,6 +219,12 @@ impl Call<'_> {
                 function: function.clone(),
                 reason: "the function's response exceeds 6 MB".into(),
             }),
+            Ok(Outcome::Streamed) => Err(Problem::BadResponse {
+                function: function.clone(),
+                reason: "it streamed its response (Lambda-Runtime-Function-Response-Mode: \
+                         streaming), which the runner does not support"
+                    .into(),
+            }),
             Ok(Outcome::Incomplete) => Err(Problem::BadResponse {
                 function: function.clone(),
                 reason: "the function's response upload was cut short".into(),

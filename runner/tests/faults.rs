@@ -295,3 +295,16 @@ async fn an_instance_that_exits_takes_the_processes_it_started_with_it() {
         "process {grandchild} outlived the instance that started it"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_response_is_refused_by_name() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let body = problem(runner.get("/echo?do=stream").await, 502).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Lambda-Runtime-Function-Response-Mode: streaming"),
+        "{body}"
+    );
+}

@@ -53,6 +53,12 @@ pub(super) fn parameters(
                 invalid(&at, "has no Default; give it with --parameter-overrides")
             })?,
         };
+        // A NoEcho value (a secret) is never repeated in an error.
+        let shown = if decl["NoEcho"] == true || decl["NoEcho"] == "true" {
+            "the value".to_owned()
+        } else {
+            format!("{raw:?}")
+        };
         if let Some(allowed) = decl["AllowedValues"].as_array()
             && !allowed
                 .iter()
@@ -60,9 +66,10 @@ pub(super) fn parameters(
         {
             return Err(invalid(
                 &at,
-                format!("{raw:?} is not one of its AllowedValues"),
+                format!("{shown} is not one of its AllowedValues"),
             ));
         }
+        check_pattern(decl, &raw, &shown, &at)?;
         check_bounds(decl, &raw, &at)?;
         let value = match kind {
             "String" => Value::String(raw),
@@ -105,8 +112,31 @@ pub(super) fn pseudo_parameters(settings: &Settings) -> BTreeMap<String, Value> 
     ])
 }
 
+/// CloudFormation's AllowedPattern, which must match the whole value. CloudFormation
+/// uses Java's regular expressions; a pattern this engine cannot read (a
+/// look-around or a back-reference, say) stops the runner rather than go unchecked.
+fn check_pattern(decl: &Value, raw: &str, shown: &str, at: &str) -> Result<(), TemplateError> {
+    let Some(pattern) = scalar_string(&decl["AllowedPattern"]) else {
+        return Ok(());
+    };
+    let whole = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+        invalid(
+            format!("{at}, key AllowedPattern"),
+            format!("the runner cannot check this pattern: {e}"),
+        )
+    })?;
+    if whole.is_match(raw) {
+        Ok(())
+    } else {
+        Err(invalid(
+            at,
+            format!("{shown} does not match its AllowedPattern"),
+        ))
+    }
+}
+
 /// CloudFormation's MinLength/MaxLength/MinValue/MaxValue, which a deploy would
-/// enforce too. (AllowedPattern is not checked: it needs a regex engine.)
+/// enforce too.
 fn check_bounds(decl: &Value, raw: &str, at: &str) -> Result<(), TemplateError> {
     let bound = |key: &str| scalar_string(&decl[key]).and_then(|s| s.parse::<f64>().ok());
     let length = raw.chars().count() as f64;

@@ -193,3 +193,35 @@ fn length_and_value_bounds_of_parameters_are_enforced_without_echoing_the_value(
     assert!(e.contains("parameter N") && e.contains("MaxValue"), "{e}");
     assert!(load_text(text, &[("S", &"x".repeat(32))]).is_ok());
 }
+
+#[test]
+fn allowed_patterns_must_match_the_whole_value() {
+    let text = "Parameters:\n  Env: { Type: String, Default: dev, AllowedPattern: '[a-z]+' }\n  Key: { Type: String, NoEcho: true, AllowedPattern: '[0-9a-f]{8}' }\nResources: {}\n";
+    assert!(load_text(text, &[("Key", "deadbeef")]).is_ok());
+    let e = load_text(text, &[("Env", "dev-1"), ("Key", "deadbeef")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parameter Env") && e.contains("\"dev-1\" does not match its AllowedPattern"),
+        "{e}"
+    );
+    // A partial match is not enough, and a NoEcho value is not repeated.
+    let e = load_text(text, &[("Key", "deadbeef0")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parameter Key") && e.contains("AllowedPattern") && !e.contains("deadbeef0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_pattern_the_runner_cannot_read_is_refused_not_skipped() {
+    let e = error(
+        "Parameters:\n  P: { Type: String, Default: a, AllowedPattern: '(?!b)a' }\nResources: {}\n",
+    );
+    assert!(
+        e.contains("parameter P, key AllowedPattern") && e.contains("cannot check"),
+        "{e}"
+    );
+}

@@ -7,7 +7,8 @@
 //! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
 //! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
 //! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
-//! first), `quit` (answer by hand, then exit 1 s later without polling again),
+//! first), `stream` (answer by hand in streaming mode), `quit` (answer by hand,
+//! then exit 1 s later without polling again),
 //! `spawn` (start a long `sleep` and answer its pid) or `shout` (print a line of
 //! `bytes` bytes).
 
@@ -91,11 +92,15 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             return Ok(json!({"statusCode": 200, "body": "x".repeat(bytes)}));
         }
         Some("truncate") => {
-            post_response(&event.context.request_id, 1000, r#"{"statusCode""#).await?;
+            post_response(&event.context.request_id, 1000, r#"{"statusCode""#, false).await?;
+        }
+        Some("stream") => {
+            let answer = r#"{"statusCode":200}"#;
+            post_response(&event.context.request_id, answer.len(), answer, true).await?;
         }
         Some("quit") => {
             let answer = r#"{"statusCode":200,"body":"bye"}"#;
-            post_response(&event.context.request_id, answer.len(), answer).await?;
+            post_response(&event.context.request_id, answer.len(), answer, false).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             std::process::exit(0);
         }
@@ -142,13 +147,23 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
 }
 
 /// Posts this invocation's response by hand, announcing `length` bytes and sending
-/// `body` (an upload that breaks off when `body` is shorter), and waits for the
-/// Runtime API to close the connection.
-async fn post_response(request_id: &str, length: usize, body: &str) -> Result<(), Error> {
+/// `body` (an upload that breaks off when `body` is shorter), in streaming mode if
+/// asked, and waits for the Runtime API to close the connection.
+async fn post_response(
+    request_id: &str,
+    length: usize,
+    body: &str,
+    streaming: bool,
+) -> Result<(), Error> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let mode = if streaming {
+        "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
+    } else {
+        ""
+    };
     let request = format!(
         "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: {api}\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n{mode}\r\n{body}"
     );
     let mut stream = tokio::net::TcpStream::connect(&api).await?;
     stream.write_all(request.as_bytes()).await?;
