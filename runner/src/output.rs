@@ -42,26 +42,46 @@ static JSON: AtomicBool = AtomicBool::new(false);
 pub fn start(json: bool) {
     JSON.store(json, Ordering::Relaxed);
     WRITER.get_or_init(|| {
-        let (queue, mut rx) = mpsc::unbounded_channel();
+        let (queue, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("output".into())
-            .spawn(move || {
-                while let Some(message) = rx.blocking_recv() {
-                    match message {
-                        Message::Line(stream, bytes, held) => {
-                            write(stream, &bytes);
-                            ROOM.add_permits(held as usize);
-                        }
-                        Message::Flush(done) => {
-                            let _ = std::io::stdout().flush();
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            })
+            .spawn(move || write_batches(rx))
             .expect("the output thread starts");
         queue
     });
+}
+
+/// The pause after each batch. Lines sent meanwhile wait in the queue without
+/// waking this thread, so under load it wakes a few hundred times a second rather
+/// than once per line, and the threads serving requests rarely pay for a wake-up.
+const BATCH_PAUSE: Duration = Duration::from_millis(2);
+
+fn write_batches(mut rx: mpsc::UnboundedReceiver<Message>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let mut err = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr().lock());
+        let mut next = Some(first);
+        while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
+            match message {
+                Message::Line(stream, bytes, held) => {
+                    let _ = match stream {
+                        Stream::Stdout => out.write_all(&bytes),
+                        Stream::Stderr => err.write_all(&bytes),
+                    };
+                    ROOM.add_permits(held as usize);
+                }
+                Message::Flush(done) => {
+                    let _ = out.flush();
+                    let _ = err.flush();
+                    let _ = done.send(());
+                }
+            }
+        }
+        let _ = out.flush();
+        let _ = err.flush();
+        drop((out, err));
+        std::thread::sleep(BATCH_PAUSE);
+    }
 }
 
 fn write(stream: Stream, bytes: &[u8]) {
