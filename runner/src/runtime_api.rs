@@ -128,19 +128,28 @@ async fn handle(
         (&Method::GET, "invocation/next") => Ok(next(&channel).await),
         (&Method::POST, "init/error") => {
             let (error_type, message) = error_body(req).await;
-            channel.phase.send_if_modified(|phase| {
+            let starting = channel.phase.send_if_modified(|phase| {
                 let starting = *phase == Phase::Starting;
                 if starting {
                     *phase = Phase::InitFailed(format!("{error_type}: {message}"));
                 }
                 starting
             });
-            Ok(accepted())
+            if starting {
+                Ok(accepted())
+            } else {
+                Ok(reply(
+                    StatusCode::FORBIDDEN,
+                    r#"{"errorType":"InvalidStateTransition","errorMessage":"init/error after the runtime polled for work"}"#,
+                ))
+            }
         }
         (&Method::POST, rest) => {
+            // An unknown action must not touch the invocation in progress.
             let Some((id, kind)) = rest
                 .strip_prefix("invocation/")
                 .and_then(|r| r.split_once('/'))
+                .filter(|(_, kind)| matches!(*kind, "response" | "error"))
             else {
                 return Ok(reply(
                     StatusCode::NOT_FOUND,
@@ -184,18 +193,13 @@ async fn handle(
                         });
                     }
                 },
-                "error" => {
+                // "error", the only other action let through above.
+                _ => {
                     let (error_type, message) = error_body(req).await;
                     Outcome::Error {
                         error_type,
                         message,
                     }
-                }
-                _ => {
-                    return Ok(reply(
-                        StatusCode::NOT_FOUND,
-                        r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
-                    ));
                 }
             };
             let _ = tx.send(outcome);

@@ -308,3 +308,33 @@ async fn a_streamed_response_is_refused_by_name() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn misuse_of_the_runtime_api_is_refused_without_touching_the_invocation() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let (status, statuses) = runner.get_json("/echo?do=probe").await;
+    assert_eq!(
+        status, 200,
+        "the invocation survived the probes: {statuses}"
+    );
+    assert_eq!(statuses["unknownId"], 400, "{statuses}");
+    assert_eq!(statuses["unknownPath"], 404, "{statuses}");
+    assert_eq!(statuses["unknownAction"], 404, "{statuses}");
+    assert_eq!(statuses["wrongMethod"], 405, "{statuses}");
+    assert_eq!(statuses["lateInitError"], 403, "{statuses}");
+    let (status, _) = runner.get_json("/echo").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_error_whose_type_is_only_in_the_header_is_reported_by_that_type() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let body = problem(runner.get("/echo?do=error-header").await, 502).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Custom.FromHeader"),
+        "{body}"
+    );
+}

@@ -7,7 +7,9 @@
 //! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
 //! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
 //! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
-//! first), `stream` (answer by hand in streaming mode), `quit` (answer by hand,
+//! first), `stream` (answer by hand in streaming mode), `probe` (misuse the Runtime
+//! API and answer the statuses it got), `error-header` (report an error whose type
+//! is only in the header), `quit` (answer by hand,
 //! then exit 1 s later without polling again),
 //! `spawn` (start a long `sleep` and answer its pid) or `shout` (print a line of
 //! `bytes` bytes).
@@ -94,6 +96,18 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         Some("truncate") => {
             post_response(&event.context.request_id, 1000, r#"{"statusCode""#, false).await?;
         }
+        Some("probe") => {
+            let statuses = probe(&event.context.request_id).await?;
+            return Ok(json!({"statusCode": 200, "body": statuses.to_string()}));
+        }
+        Some("error-header") => {
+            let path = format!(
+                "/2018-06-01/runtime/invocation/{}/error",
+                event.context.request_id
+            );
+            let headers = "Content-Type: text/plain\r\nLambda-Runtime-Function-Error-Type: Custom.FromHeader\r\n";
+            runtime_call("POST", &path, headers, "not json", 8).await?;
+        }
         Some("stream") => {
             let answer = r#"{"statusCode":200}"#;
             post_response(&event.context.request_id, answer.len(), answer, true).await?;
@@ -146,50 +160,79 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }))
 }
 
+/// Sends one request to the Runtime API by hand on a connection of its own and
+/// returns the answer's status. `length` is the `Content-Length` announced, which may
+/// exceed what `body` holds (an upload that breaks off: the connection is then
+/// half-closed so the Runtime API sees the end early).
+async fn runtime_call(
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+    length: usize,
+) -> Result<u16, Error> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\n{headers}\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+    );
+    let mut stream = tokio::net::TcpStream::connect(&api).await?;
+    stream.write_all(request.as_bytes()).await?;
+    if body.len() < length {
+        stream.shutdown().await?;
+    }
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    let status = String::from_utf8_lossy(&reply)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok(status)
+}
+
 /// Posts this invocation's response by hand, announcing `length` bytes and sending
-/// `body` (an upload that breaks off when `body` is shorter), in streaming mode if
-/// asked, and waits for the Runtime API to close the connection.
+/// `body`, in streaming mode if asked.
 async fn post_response(
     request_id: &str,
     length: usize,
     body: &str,
     streaming: bool,
-) -> Result<(), Error> {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+) -> Result<u16, Error> {
     let mode = if streaming {
         "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
     } else {
         ""
     };
-    let request = format!(
-        "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: {api}\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n{mode}\r\n{body}"
-    );
-    let mut stream = tokio::net::TcpStream::connect(&api).await?;
-    stream.write_all(request.as_bytes()).await?;
-    if body.len() < length {
-        // Half-close, so that the Runtime API sees the upload end early.
-        stream.shutdown().await?;
-    }
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await?;
-    Ok(())
+    let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
+    let headers = format!("Content-Type: application/json\r\n{mode}");
+    runtime_call("POST", &path, &headers, body, length).await
 }
 
 /// Posts to the Runtime API's `/init/error` by hand, as a runtime that fails its
 /// configuration checks would.
-async fn report_init_error() -> Result<(), Error> {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+async fn report_init_error() -> Result<u16, Error> {
     let body = r#"{"errorType":"Runtime.ConfigError","errorMessage":"TEST_SETTING is missing"}"#;
-    let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
-         Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(&api).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await?;
-    Ok(())
+    runtime_call(
+        "POST",
+        "/2018-06-01/runtime/init/error",
+        "Content-Type: application/json\r\nLambda-Runtime-Function-Error-Type: Runtime.ConfigError\r\n",
+        body,
+        body.len(),
+    )
+    .await
+}
+
+/// Misuses the Runtime API in several ways during invocation `request_id` and
+/// reports the status of each answer.
+async fn probe(request_id: &str) -> Result<Value, Error> {
+    let invocation = format!("/2018-06-01/runtime/invocation/{request_id}");
+    let json = "Content-Type: application/json\r\n";
+    Ok(json!({
+        "unknownId": runtime_call("POST", "/2018-06-01/runtime/invocation/no-such-id/response", json, "{}", 2).await?,
+        "unknownPath": runtime_call("GET", "/somewhere", "", "", 0).await?,
+        "unknownAction": runtime_call("POST", &format!("{invocation}/finish"), json, "{}", 2).await?,
+        "wrongMethod": runtime_call("PUT", &format!("{invocation}/response"), json, "{}", 2).await?,
+        "lateInitError": runtime_call("POST", "/2018-06-01/runtime/init/error", json, "{}", 2).await?,
+    }))
 }
