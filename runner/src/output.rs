@@ -56,30 +56,22 @@ pub fn start(json: bool) {
 /// than once per line, and the threads serving requests rarely pay for a wake-up.
 const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
+/// Writes lines in the order they came, stdout and stderr interleaved as sent.
 fn write_batches(mut rx: mpsc::UnboundedReceiver<Message>) {
     while let Some(first) = rx.blocking_recv() {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-        let mut err = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr().lock());
         let mut next = Some(first);
         while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
             match message {
                 Message::Line(stream, bytes, held) => {
-                    let _ = match stream {
-                        Stream::Stdout => out.write_all(&bytes),
-                        Stream::Stderr => err.write_all(&bytes),
-                    };
+                    write(stream, &bytes);
                     ROOM.add_permits(held as usize);
                 }
                 Message::Flush(done) => {
-                    let _ = out.flush();
-                    let _ = err.flush();
+                    let _ = std::io::stdout().flush();
                     let _ = done.send(());
                 }
             }
         }
-        let _ = out.flush();
-        let _ = err.flush();
-        drop((out, err));
         std::thread::sleep(BATCH_PAUSE);
     }
 }

@@ -140,7 +140,7 @@ async fn handle(
             } else {
                 Ok(reply(
                     StatusCode::FORBIDDEN,
-                    r#"{"errorType":"InvalidStateTransition","errorMessage":"init/error after the runtime polled for work"}"#,
+                    r#"{"errorType":"InvalidStateTransition","errorMessage":"init/error is accepted once, before the first next"}"#,
                 ))
             }
         }
@@ -156,26 +156,42 @@ async fn handle(
                     r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
                 ));
             };
-            let waiting = {
+            // As in Lambda's own Runtime API, the state is checked before the id: with
+            // no invocation in progress (none yet, or this one already answered) it
+            // is 403, with another one in progress 400.
+            let taken = {
                 let mut current = channel.current.lock().expect("lock");
-                match current.as_ref() {
-                    Some(c) if c.request_id == id => current.take(),
-                    _ => None,
+                match current.take() {
+                    None => Err(reply(
+                        StatusCode::FORBIDDEN,
+                        r#"{"errorType":"InvalidStateTransition","errorMessage":"no invocation in progress"}"#,
+                    )),
+                    Some(other) if other.request_id != id => {
+                        *current = Some(other);
+                        Err(reply(
+                            StatusCode::BAD_REQUEST,
+                            r#"{"errorType":"InvalidRequestID","errorMessage":"not the invocation in progress"}"#,
+                        ))
+                    }
+                    Some(this) => Ok(this),
                 }
             };
-            let Some(Current { reply: tx, .. }) = waiting else {
-                return Ok(reply(
-                    StatusCode::BAD_REQUEST,
-                    r#"{"errorType":"InvalidRequestID","errorMessage":"no such invocation in progress"}"#,
-                ));
+            let Current { reply: tx, .. } = match taken {
+                Ok(current) => current,
+                Err(refusal) => return Ok(refusal),
             };
             let streaming = req
                 .headers()
                 .get("lambda-runtime-function-response-mode")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
             let outcome = match kind {
+                // Named at once, however long the stream lasts; the rest is drained.
+                "response" if streaming => {
+                    let _ = tx.send(Outcome::Streamed);
+                    let _ = body::read(req.into_body(), 0).await;
+                    return Ok(accepted());
+                }
                 "response" => match response_body(req).await {
-                    Ok(_) if streaming => Outcome::Streamed,
                     Ok(body) => Outcome::Response(body),
                     Err(outcome) => {
                         let too_large = matches!(outcome, Outcome::TooLarge);

@@ -322,6 +322,8 @@ async fn misuse_of_the_runtime_api_is_refused_without_touching_the_invocation() 
     assert_eq!(statuses["unknownAction"], 404, "{statuses}");
     assert_eq!(statuses["wrongMethod"], 405, "{statuses}");
     assert_eq!(statuses["lateInitError"], 403, "{statuses}");
+    // Once answered, the invocation is no longer in progress: 403, not 400.
+    runner.log_line("[Echo] a second answer got 403").await;
     let (status, _) = runner.get_json("/echo").await;
     assert_eq!(status, 200);
 }

@@ -69,13 +69,14 @@ pub(super) fn parameters(
                 format!("{shown} is not one of its AllowedValues"),
             ));
         }
-        check_pattern(decl, &raw, &shown, &at)?;
+        let list = matches!(kind, "CommaDelimitedList" | "List<Number>");
+        check_pattern(decl, &raw, list, &shown, &at)?;
         check_bounds(decl, &raw, &at)?;
         let value = match kind {
             "String" => Value::String(raw),
             "Number" => {
                 raw.parse::<f64>()
-                    .map_err(|_| invalid(&at, format!("{raw:?} is not a Number")))?;
+                    .map_err(|_| invalid(&at, format!("{shown} is not a Number")))?;
                 Value::String(raw)
             }
             "CommaDelimitedList" | "List<Number>" => Value::Array(
@@ -112,20 +113,35 @@ pub(super) fn pseudo_parameters(settings: &Settings) -> BTreeMap<String, Value> 
     ])
 }
 
-/// CloudFormation's AllowedPattern, which must match the whole value. CloudFormation
-/// uses Java's regular expressions; a pattern this engine cannot read (a
-/// look-around or a back-reference, say) stops the runner rather than go unchecked.
-fn check_pattern(decl: &Value, raw: &str, shown: &str, at: &str) -> Result<(), TemplateError> {
+/// CloudFormation's AllowedPattern, which must match the whole value (each item, for
+/// a list). CloudFormation uses Java's regular expressions; a pattern this engine
+/// cannot read (a look-around or a back-reference, say) stops the runner rather than
+/// go unchecked.
+fn check_pattern(
+    decl: &Value,
+    raw: &str,
+    list: bool,
+    shown: &str,
+    at: &str,
+) -> Result<(), TemplateError> {
     let Some(pattern) = scalar_string(&decl["AllowedPattern"]) else {
         return Ok(());
     };
-    let whole = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+    let unreadable = |e: regex::Error| {
         invalid(
             format!("{at}, key AllowedPattern"),
             format!("the runner cannot check this pattern: {e}"),
         )
-    })?;
-    if whole.is_match(raw) {
+    };
+    // Read alone first, so that an unbalanced pattern cannot escape the anchors.
+    regex::Regex::new(&pattern).map_err(unreadable)?;
+    let whole = regex::Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(unreadable)?;
+    let matches = if list {
+        raw.split(',').all(|item| whole.is_match(item.trim()))
+    } else {
+        whole.is_match(raw)
+    };
+    if matches {
         Ok(())
     } else {
         Err(invalid(

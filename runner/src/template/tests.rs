@@ -225,3 +225,31 @@ fn a_pattern_the_runner_cannot_read_is_refused_not_skipped() {
         "{e}"
     );
 }
+
+#[test]
+fn allowed_patterns_keep_their_anchors_and_apply_to_each_list_item() {
+    let text = "Parameters:\n  Env: { Type: String, Default: dev, AllowedPattern: 'dev|prod' }\n  Zones: { Type: CommaDelimitedList, Default: 'a, b', AllowedPattern: '[a-z]' }\nResources: {}\n";
+    assert!(load_text(text, &[]).is_ok());
+    // Without the group, `^dev|prod$` would let "devx" through.
+    let e = load_text(text, &[("Env", "devx")]).unwrap_err().to_string();
+    assert!(e.contains("parameter Env"), "{e}");
+    let e = load_text(text, &[("Zones", "a,bc")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameter Zones"), "{e}");
+    // An unbalanced pattern is refused rather than let out of its anchors.
+    let e = error(
+        "Parameters:\n  P: { Type: String, Default: x, AllowedPattern: 'x)|(y' }\nResources: {}\n",
+    );
+    assert!(e.contains("key AllowedPattern"), "{e}");
+}
+
+#[test]
+fn a_no_echo_value_is_never_repeated_in_an_error() {
+    let text = "Parameters:\n  N: { Type: Number, NoEcho: true }\nResources: {}\n";
+    let e = load_text(text, &[("N", "s3cret")]).unwrap_err().to_string();
+    assert!(
+        e.contains("is not a Number") && !e.contains("s3cret"),
+        "{e}"
+    );
+}

@@ -8,7 +8,7 @@
 //! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
 //! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
 //! first), `stream` (answer by hand in streaming mode), `probe` (misuse the Runtime
-//! API and answer the statuses it got), `error-header` (report an error whose type
+//! API, answer by hand the statuses it got, then answer again), `error-header` (report an error whose type
 //! is only in the header), `quit` (answer by hand,
 //! then exit 1 s later without polling again),
 //! `spawn` (start a long `sleep` and answer its pid) or `shout` (print a line of
@@ -97,8 +97,13 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             post_response(&event.context.request_id, 1000, r#"{"statusCode""#, false).await?;
         }
         Some("probe") => {
-            let statuses = probe(&event.context.request_id).await?;
-            return Ok(json!({"statusCode": 200, "body": statuses.to_string()}));
+            // Answered by hand, so that a second answer can be tried too.
+            let id = &event.context.request_id;
+            let statuses = probe(id).await?;
+            let answer = json!({"statusCode": 200, "body": statuses.to_string()}).to_string();
+            post_response(id, answer.len(), &answer, false).await?;
+            let again = post_response(id, answer.len(), &answer, false).await?;
+            println!("a second answer got {again}");
         }
         Some("error-header") => {
             let path = format!(
