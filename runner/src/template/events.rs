@@ -49,11 +49,19 @@ pub(super) fn event_spec(
         payload = PayloadVersion::V1;
     }
     if let Some(api) = props.get(api_key) {
-        let target = api["Ref"].as_str().or(api.as_str()).unwrap_or_default();
-        if !scope.resources.contains_key(target) {
+        let is_api = api
+            .as_str()
+            .and_then(|target| scope.resources.get(target))
+            .is_some_and(|info| {
+                matches!(
+                    info.kind.as_str(),
+                    "AWS::Serverless::HttpApi" | "AWS::Serverless::Api"
+                )
+            });
+        if !is_api {
             return Err(invalid(
                 at(&format!(".Properties.{api_key}")),
-                "must name an API resource of this template",
+                "must be !Ref to an API resource of this template",
             ));
         }
     }

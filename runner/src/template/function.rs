@@ -125,7 +125,7 @@ pub(crate) fn build(
         &format!("function:{function_name}"),
     );
     let code_uri = match props.get("CodeUri") {
-        Some(Value::String(uri)) => base.join(uri),
+        Some(Value::String(uri)) if !uri.starts_with("s3://") => base.join(uri),
         Some(_) => {
             return Err(invalid(
                 at("CodeUri"),

@@ -161,14 +161,17 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
             }
         }
         let at = format!("resource {id}, key Properties");
-        let own = scope
-            .resolve(
-                resource
-                    .get("Properties")
-                    .unwrap_or(&Value::Object(empty.clone())),
-                &at,
-            )?
-            .unwrap_or(Value::Null);
+        let mut raw = resource
+            .get("Properties")
+            .cloned()
+            .unwrap_or(Value::Object(empty.clone()));
+        // An event's `ApiId`/`RestApiId` names an API resource, which has no value
+        // of its own here: it is set aside from resolution and kept as that name.
+        let api_refs = take_api_references(&mut raw);
+        let mut own = scope.resolve(&raw, &at)?.unwrap_or(Value::Null);
+        for (event, key, target) in api_refs {
+            own["Events"][&event]["Properties"][&key] = Value::String(target);
+        }
         let mut properties = globals.clone();
         merge(&mut properties, own);
         let (name, arn) = scope.resources[id].function.clone().expect("function");
@@ -187,6 +190,33 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         functions,
         other_resources,
     })
+}
+
+/// Removes each event's `ApiId`/`RestApiId` given as `!Ref Api` (or a plain name)
+/// from `properties`, returning (event, key, the API's logical id).
+fn take_api_references(properties: &mut Value) -> Vec<(String, String, String)> {
+    let mut taken = Vec::new();
+    let Some(events) = properties.get_mut("Events").and_then(Value::as_object_mut) else {
+        return taken;
+    };
+    for (event, spec) in events {
+        let Some(props) = spec.get_mut("Properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for key in ["ApiId", "RestApiId"] {
+            let target = match props.get(key) {
+                Some(Value::String(name)) => name.clone(),
+                Some(Value::Object(r)) if r.len() == 1 => match r.get("Ref") {
+                    Some(Value::String(name)) => name.clone(),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            props.remove(key);
+            taken.push((event.clone(), key.to_owned(), target));
+        }
+    }
+    taken
 }
 
 /// API resources are served by the runner itself, so their behaviour-changing keys

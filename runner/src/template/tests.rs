@@ -253,3 +253,138 @@ fn a_no_echo_value_is_never_repeated_in_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn select_split_join_and_function_references_are_resolved() {
+    let t = load_text(
+        r#"
+Parameters:
+  Zones: { Type: CommaDelimitedList, Default: "a,b,c" }
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: worker-fn
+  Front:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          SECOND_ZONE: !Select [1, !Ref Zones]
+          FIRST_PART: !Select [0, !Split ["/", "left/right"]]
+          JOINED: { "Fn::Join": ["+", [x, !Ref AWS::Region]] }
+          WORKER_NAME: !Ref Worker
+          WORKER_ARN: { "Fn::GetAtt": [Worker, Arn] }
+          WORKER_SUB: !Sub "calls ${Worker.Arn}"
+"#,
+        &[],
+    )
+    .unwrap();
+    let front = t.functions.iter().find(|f| f.logical_id == "Front");
+    let env = &front.unwrap().environment;
+    let arn = "arn:aws:lambda:eu-west-1:111122223333:function:worker-fn";
+    assert_eq!(env["SECOND_ZONE"], "b");
+    assert_eq!(env["FIRST_PART"], "left");
+    assert_eq!(env["JOINED"], "x+eu-west-1");
+    assert_eq!(env["WORKER_NAME"], "worker-fn");
+    assert_eq!(env["WORKER_ARN"], arn);
+    assert_eq!(env["WORKER_SUB"], format!("calls {arn}"));
+}
+
+#[test]
+fn intrinsics_that_cannot_be_resolved_name_the_resource_and_the_problem() {
+    let with = |value: &str| {
+        error(&format!(
+            "Resources:\n  Table: {{ Type: AWS::DynamoDB::Table }}\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Environment: {{ Variables: {{ V: {value} }} }}\n"
+        ))
+    };
+    for (value, expected) in [
+        (
+            "!Ref Nowhere",
+            "!Ref Nowhere: no such parameter or resource",
+        ),
+        ("!GetAtt Table.Arn", "has no local value"),
+        ("!GetAtt Nowhere.Arn", "!GetAtt Nowhere: no such resource"),
+        ("!Select [5, [a, b]]", "!Select index is out of range"),
+        ("!Select [a]", "!Select takes [index, [values]]"),
+        ("!Split [\",\"]", "!Split takes [delimiter, string]"),
+        ("!Join [\",\"]", "!Join takes [delimiter, [values]]"),
+        (
+            "!Sub [1, 2, 3]",
+            "!Sub takes a string or [string, {variables}]",
+        ),
+    ] {
+        let e = with(value);
+        assert!(
+            e.contains("resource F") && e.contains(expected),
+            "{value}: {e}"
+        );
+    }
+}
+
+#[test]
+fn event_variants_payload_versions_default_routes_and_api_references() {
+    let t = load_text(
+        r#"
+Resources:
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties: { StageName: live }
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Old: { Type: HttpApi, Properties: { ApiId: !Ref Http, Path: /old, Method: GET, PayloadFormatVersion: "1.0" } }
+        Rest: { Type: HttpApi }
+        Any: { Type: Api, Properties: { Path: /any, Method: x-amazon-apigateway-any-method } }
+"#,
+        &[],
+    )
+    .unwrap();
+    let events = &t.functions[0].events;
+    let by_name = |name: &str| events.iter().find(|e| e.name == name).unwrap();
+    assert_eq!(by_name("Old").payload, PayloadVersion::V1);
+    let rest = by_name("Rest");
+    assert_eq!(
+        (rest.path.as_str(), rest.method.as_str(), rest.payload),
+        ("$default", "ANY", PayloadVersion::V2)
+    );
+    assert_eq!(by_name("Any").method, "ANY");
+}
+
+#[test]
+fn events_and_functions_the_runner_cannot_honour_are_refused_by_key() {
+    let function = |properties: &str| {
+        error(&format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {properties}\n"
+        ))
+    };
+    for (properties, expected) in [
+        (
+            "{ Events: { E: { Type: HttpApi, Properties: { ApiId: !Ref Nowhere, Path: /x, Method: GET } } } }",
+            "resource F, key Events.E.Properties.ApiId",
+        ),
+        (
+            "{ Events: { E: { Type: Api, Properties: { Path: /x } } } }",
+            "needs a Path starting with / and a Method",
+        ),
+        (
+            "{ Events: { E: { Type: HttpApi, Properties: { Path: x, Method: GET } } } }",
+            "needs a Path starting with / and a Method",
+        ),
+        (
+            "{ Events: { E: { Type: HttpApi, Properties: { Path: /x, Method: GET, Auth: {} } } } }",
+            "Properties.Auth",
+        ),
+        ("{ PackageType: Image }", "key PackageType"),
+        ("{ CodeUri: s3://bucket/code.zip }", "key CodeUri"),
+        ("{ Environment: { KmsKey: x } }", "key Environment.KmsKey"),
+    ] {
+        let e = function(properties);
+        assert!(e.contains(expected), "{properties}: {e}");
+    }
+    let e = error("Resources:\n  F: { Type: AWS::Serverless::Function, Condition: IsProd }\n");
+    assert!(e.contains("resource F, key Condition"), "{e}");
+    let e = error("Resources: {}\nOddSection: {}\n");
+    assert!(e.contains("template key OddSection"), "{e}");
+}
