@@ -60,15 +60,17 @@ fn parse(path: &str) -> Vec<Segment> {
         .collect()
 }
 
-/// Higher ranks are more specific: literal beats parameter beats greedy, segment by segment.
+/// Higher ranks are more specific. As in API Gateway, a route without a greedy
+/// `{proxy+}` beats any route with one; then literal beats parameter beats greedy,
+/// segment by segment.
 fn rank(segments: &[Segment]) -> Vec<u8> {
-    segments
-        .iter()
-        .map(|s| match s {
+    let greedy = segments.iter().any(|s| matches!(s, Segment::Greedy(_)));
+    std::iter::once(u8::from(!greedy))
+        .chain(segments.iter().map(|s| match s {
             Segment::Literal(_) => 3,
             Segment::Param(_) => 2,
             Segment::Greedy(_) => 1,
-        })
+        }))
         .collect()
 }
 
@@ -222,6 +224,13 @@ mod tests {
             (1, BTreeMap::from([("id".into(), "42".into())]))
         );
         assert_eq!(found(&t, "GET", "/items/a/b").1["proxy"], "a/b");
+    }
+
+    #[test]
+    fn a_route_without_a_greedy_segment_beats_any_route_with_one() {
+        let t = table(&[("GET", "/a/{proxy+}"), ("GET", "/{x}/b/c")]);
+        assert_eq!(found(&t, "GET", "/a/b/c").0, 1);
+        assert_eq!(found(&t, "GET", "/a/z").0, 0);
     }
 
     #[test]

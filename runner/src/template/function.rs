@@ -171,29 +171,18 @@ pub(crate) fn build(
     })
 }
 
+/// `Metadata.BuildProperties.Binary`. The rest of `Metadata` (build settings, tool
+/// annotations such as cfn_nag's, the `SamResourceId` that `sam build` adds) never
+/// changes how a function runs.
 fn binary_name(id: &str, metadata: &Value) -> Result<Option<String>, TemplateError> {
-    if let Some(map) = metadata.as_object() {
-        for key in map.keys() {
-            if ![
-                "BuildMethod",
-                "BuildProperties",
-                "SkipBuild",
-                "DockerTag",
-                "DockerContext",
-                "Dockerfile",
-            ]
-            .contains(&key.as_str())
-            {
-                return Err(invalid(
-                    format!("resource {id}, key Metadata.{key}"),
-                    "is unknown",
-                ));
-            }
-        }
+    match &metadata["BuildProperties"]["Binary"] {
+        Value::Null => Ok(None),
+        Value::String(binary) => Ok(Some(binary.clone())),
+        _ => Err(invalid(
+            format!("resource {id}, key Metadata.BuildProperties.Binary"),
+            "must be a string",
+        )),
     }
-    Ok(metadata["BuildProperties"]["Binary"]
-        .as_str()
-        .map(str::to_owned))
 }
 
 fn environment(

@@ -110,23 +110,34 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         resources: BTreeMap::new(),
     };
     let partition = "aws";
+    let mut infos = Vec::new();
     for (id, resource) in resources {
         let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
-        let function = (kind == function::FUNCTION_TYPE).then(|| {
-            let name = resource["Properties"]["FunctionName"]
-                .as_str()
-                .unwrap_or(id)
-                .to_owned();
+        let function = if kind == function::FUNCTION_TYPE {
+            // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
+            // other resources are not known yet, so they cannot appear here.
+            let name = match resource["Properties"].get("FunctionName") {
+                None => id.clone(),
+                Some(name) => {
+                    let at = format!("resource {id}, key Properties.FunctionName");
+                    match scope.resolve(name, &at)? {
+                        Some(Value::String(name)) => name,
+                        None => id.clone(),
+                        Some(_) => return Err(invalid(at, "must be a string")),
+                    }
+                }
+            };
             let arn = format!(
                 "arn:{partition}:lambda:{}:{}:function:{name}",
                 settings.region, settings.account_id
             );
-            (name, arn)
-        });
-        scope
-            .resources
-            .insert(id.clone(), ResourceInfo { kind, function });
+            Some((name, arn))
+        } else {
+            None
+        };
+        infos.push((id.clone(), ResourceInfo { kind, function }));
     }
+    scope.resources.extend(infos);
     let globals = globals(root.get("Globals"), &scope)?;
     let mut functions = Vec::new();
     let mut other_resources = Vec::new();
@@ -145,12 +156,15 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         }
         for key in resource.keys() {
             match key.as_str() {
+                // Connectors only grant permissions.
                 "Type"
                 | "Properties"
                 | "Metadata"
                 | "DependsOn"
                 | "DeletionPolicy"
-                | "UpdateReplacePolicy" => {}
+                | "UpdateReplacePolicy"
+                | "Connectors"
+                | "IgnoreGlobals" => {}
                 "Condition" => {
                     return Err(invalid(
                         format!("resource {id}, key Condition"),
@@ -172,7 +186,8 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         for (event, key, target) in api_refs {
             own["Events"][&event]["Properties"][&key] = Value::String(target);
         }
-        let mut properties = globals.clone();
+        let mut properties = without_ignored_globals(&globals, resource.get("IgnoreGlobals"))
+            .map_err(|reason| invalid(format!("resource {id}, key IgnoreGlobals"), reason))?;
         merge(&mut properties, own);
         let (name, arn) = scope.resources[id].function.clone().expect("function");
         let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
@@ -267,11 +282,23 @@ fn globals(section: Option<&Value>, scope: &Scope) -> Result<Value, TemplateErro
     let map = section
         .as_object()
         .ok_or_else(|| invalid("Globals", "is not a mapping"))?;
-    if let Some(other) = map.keys().find(|k| *k != "Function") {
-        return Err(invalid(
-            format!("Globals, key {other}"),
-            "only Globals.Function is supported by the runner",
-        ));
+    for (section, settings) in map {
+        match section.as_str() {
+            "Function" => {}
+            // API settings, checked as an API resource's properties are.
+            "Api" | "HttpApi" => {
+                let kind = format!("AWS::Serverless::{section}");
+                let mut resource = Map::new();
+                resource.insert("Properties".into(), settings.clone());
+                check_api_resource(&format!("Globals.{section}"), &kind, &resource)?;
+            }
+            other => {
+                return Err(invalid(
+                    format!("Globals, key {other}"),
+                    "only Globals.Function, Api and HttpApi are supported by the runner",
+                ));
+            }
+        }
     }
     match map.get("Function") {
         Some(function) => Ok(scope
@@ -279,6 +306,26 @@ fn globals(section: Option<&Value>, scope: &Scope) -> Result<Value, TemplateErro
             .unwrap_or(Value::Null)),
         None => Ok(Value::Object(Map::new())),
     }
+}
+
+/// The Globals a function takes: all of them, none (`IgnoreGlobals: "*"`), or all but
+/// the listed properties.
+fn without_ignored_globals(globals: &Value, ignore: Option<&Value>) -> Result<Value, String> {
+    let mut kept = globals.clone();
+    match ignore {
+        None => {}
+        Some(Value::String(all)) if all == "*" => kept = Value::Object(Map::new()),
+        Some(Value::Array(keys)) => {
+            for key in keys {
+                let key = key.as_str().ok_or("must list property names")?;
+                if let Some(map) = kept.as_object_mut() {
+                    map.remove(key);
+                }
+            }
+        }
+        Some(_) => return Err("must be \"*\" or a list of property names".into()),
+    }
+    Ok(kept)
 }
 
 /// SAM's rule for Globals: mappings merge key by key, anything else is replaced.

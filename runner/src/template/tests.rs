@@ -172,9 +172,21 @@ fn api_resources_with_behaviour_the_runner_cannot_honour_are_refused() {
 }
 
 #[test]
-fn globals_other_than_function_are_refused() {
+fn globals_for_apis_are_checked_like_api_resources_and_others_refused() {
     let e = error("Globals:\n  HttpApi: { CorsConfiguration: true }\nResources: {}\n");
-    assert!(e.contains("Globals, key HttpApi"), "{e}");
+    assert!(
+        e.contains("Globals.HttpApi") && e.contains("CorsConfiguration"),
+        "{e}"
+    );
+    assert!(
+        load_text(
+            "Globals:\n  Api: { OpenApiVersion: '3.0' }\nResources: {}\n",
+            &[]
+        )
+        .is_ok()
+    );
+    let e = error("Globals:\n  SimpleTable: { SSESpecification: {} }\nResources: {}\n");
+    assert!(e.contains("Globals, key SimpleTable"), "{e}");
 }
 
 #[test]
@@ -387,4 +399,60 @@ fn events_and_functions_the_runner_cannot_honour_are_refused_by_key() {
     assert!(e.contains("resource F, key Condition"), "{e}");
     let e = error("Resources: {}\nOddSection: {}\n");
     assert!(e.contains("template key OddSection"), "{e}");
+}
+
+#[test]
+fn names_metadata_connectors_and_ignored_globals_as_sam_has_them() {
+    let t = load_text(
+        r#"
+Parameters:
+  Env: { Type: String, Default: test }
+Globals:
+  Function:
+    Timeout: 7
+    Environment: { Variables: { SHARED: yes } }
+Resources:
+  Orders:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: [Environment]
+    Connectors:
+      Read: { Properties: { Destination: { Id: Table }, Permissions: [Read] } }
+    Metadata:
+      SamResourceId: Orders
+      cfn_nag: { rules_to_suppress: [{ id: W89 }] }
+      BuildProperties: { Binary: orders-bin }
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-${Env}-orders"
+  Caller:
+    Type: AWS::Serverless::Function
+    IgnoreGlobals: "*"
+    Properties:
+      Environment: { Variables: { TARGET: !Ref Orders, TARGET_ARN: !GetAtt Orders.Arn } }
+  Table:
+    Type: AWS::Serverless::SimpleTable
+"#,
+        &[],
+    )
+    .unwrap();
+    let by_id = |id: &str| t.functions.iter().find(|f| f.logical_id == id).unwrap();
+    let orders = by_id("Orders");
+    assert_eq!(orders.function_name, "shop-test-orders");
+    assert_eq!(orders.binary.as_deref(), Some("orders-bin"));
+    assert_eq!(
+        orders.timeout,
+        Duration::from_secs(7),
+        "only Environment is ignored"
+    );
+    assert!(!orders.environment.contains_key("SHARED"));
+    let caller = by_id("Caller");
+    assert_eq!(
+        caller.timeout,
+        Duration::from_secs(3),
+        "every global is ignored"
+    );
+    assert_eq!(caller.environment["TARGET"], "shop-test-orders");
+    assert_eq!(
+        caller.environment["TARGET_ARN"],
+        "arn:aws:lambda:eu-west-1:111122223333:function:shop-test-orders"
+    );
 }
