@@ -48,22 +48,26 @@ pub(super) fn event_spec(
     {
         payload = PayloadVersion::V1;
     }
+    let api_kind = if kind == "HttpApi" {
+        "AWS::Serverless::HttpApi"
+    } else {
+        "AWS::Serverless::Api"
+    };
+    // The stage: the API's own StageName, else the Globals', else SAM's default
+    // (`$default` for HTTP APIs, `Prod` for the implicit REST API).
+    let mut stage = scope.global_stages.get(api_kind).cloned();
     if let Some(api) = props.get(api_key) {
-        let is_api = api
+        let info = api
             .as_str()
             .and_then(|target| scope.resources.get(target))
-            .is_some_and(|info| {
-                matches!(
-                    info.kind.as_str(),
-                    "AWS::Serverless::HttpApi" | "AWS::Serverless::Api"
+            .filter(|info| info.kind == api_kind)
+            .ok_or_else(|| {
+                invalid(
+                    at(&format!(".Properties.{api_key}")),
+                    format!("must be !Ref to an {api_kind} resource of this template"),
                 )
-            });
-        if !is_api {
-            return Err(invalid(
-                at(&format!(".Properties.{api_key}")),
-                "must be !Ref to an API resource of this template",
-            ));
-        }
+            })?;
+        stage = info.stage.clone().or(stage);
     }
     let path = props.get("Path").and_then(Value::as_str);
     let method = props.get("Method").and_then(Value::as_str);
@@ -82,12 +86,14 @@ pub(super) fn event_spec(
     } else {
         method
     };
-    let stage = if kind == "HttpApi" {
-        "$default"
-    } else {
-        "Prod"
-    }
-    .to_owned();
+    let stage = stage.unwrap_or_else(|| {
+        if kind == "HttpApi" {
+            "$default"
+        } else {
+            "Prod"
+        }
+        .to_owned()
+    });
     Ok(EventSpec {
         name: name.to_owned(),
         method,

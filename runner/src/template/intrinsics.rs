@@ -52,6 +52,8 @@ pub(crate) struct ResourceInfo {
     pub(crate) kind: String,
     /// The name and ARN, for functions only.
     pub(crate) function: Option<(String, String)>,
+    /// `StageName`, for API resources that set one.
+    pub(crate) stage: Option<String>,
 }
 
 /// Everything a reference can point at.
@@ -60,6 +62,8 @@ pub(crate) struct Scope {
     pub(crate) parameters: BTreeMap<String, Value>,
     pub(crate) pseudo: BTreeMap<String, Value>,
     pub(crate) resources: BTreeMap<String, ResourceInfo>,
+    /// `Globals.Api.StageName` and `Globals.HttpApi.StageName`, by resource type.
+    pub(crate) global_stages: BTreeMap<String, String>,
 }
 
 fn invalid(at: &str, reason: impl Into<String>) -> TemplateError {

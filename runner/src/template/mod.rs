@@ -108,11 +108,31 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         parameters: parameters(root.get("Parameters"), settings)?,
         pseudo: pseudo_parameters(settings),
         resources: BTreeMap::new(),
+        global_stages: BTreeMap::new(),
     };
+    for section in ["Api", "HttpApi"] {
+        if let Some(stage) = stage_name(
+            &root.get("Globals").cloned().unwrap_or_default()[section],
+            &format!("Globals.{section}"),
+            &scope,
+        )? {
+            scope
+                .global_stages
+                .insert(format!("AWS::Serverless::{section}"), stage);
+        }
+    }
     let partition = "aws";
     let mut infos = Vec::new();
     for (id, resource) in resources {
         let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
+        let stage = if matches!(
+            kind.as_str(),
+            "AWS::Serverless::Api" | "AWS::Serverless::HttpApi"
+        ) {
+            stage_name(&resource["Properties"], &format!("resource {id}"), &scope)?
+        } else {
+            None
+        };
         let function = if kind == function::FUNCTION_TYPE {
             // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
             // other resources are not known yet, so they cannot appear here.
@@ -135,7 +155,14 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         } else {
             None
         };
-        infos.push((id.clone(), ResourceInfo { kind, function }));
+        infos.push((
+            id.clone(),
+            ResourceInfo {
+                kind,
+                function,
+                stage,
+            },
+        ));
     }
     scope.resources.extend(infos);
     let globals = globals(root.get("Globals"), &scope)?;
@@ -205,6 +232,23 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         functions,
         other_resources,
     })
+}
+
+/// An API's `StageName` (often `!Ref Stage`), resolved from parameters.
+fn stage_name(
+    properties: &Value,
+    at: &str,
+    scope: &Scope,
+) -> Result<Option<String>, TemplateError> {
+    let Some(stage) = properties.get("StageName") else {
+        return Ok(None);
+    };
+    let at = format!("{at}, key StageName");
+    match scope.resolve(stage, &at)? {
+        Some(Value::String(stage)) => Ok(Some(stage)),
+        None => Ok(None),
+        Some(_) => Err(invalid(at, "must be a string")),
+    }
 }
 
 /// Removes each event's `ApiId`/`RestApiId` given as `!Ref Api` (or a plain name)

@@ -356,6 +356,11 @@ Resources:
     let events = &t.functions[0].events;
     let by_name = |name: &str| events.iter().find(|e| e.name == name).unwrap();
     assert_eq!(by_name("Old").payload, PayloadVersion::V1);
+    assert_eq!(
+        by_name("Old").stage,
+        "live",
+        "the referenced API's StageName"
+    );
     let rest = by_name("Rest");
     assert_eq!(
         (rest.path.as_str(), rest.method.as_str(), rest.payload),
@@ -454,5 +459,49 @@ Resources:
     assert_eq!(
         caller.environment["TARGET_ARN"],
         "arn:aws:lambda:eu-west-1:111122223333:function:shop-test-orders"
+    );
+}
+
+#[test]
+fn stage_names_come_from_the_api_then_the_globals_then_sam_defaults() {
+    let t = load_text(
+        r#"
+Parameters:
+  Stage: { Type: String, Default: v1 }
+Globals:
+  Api: { StageName: !Ref Stage }
+Resources:
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties: { StageName: beta }
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Implicit: { Type: Api, Properties: { Path: /a, Method: GET } }
+        Explicit: { Type: Api, Properties: { RestApiId: !Ref Rest, Path: /b, Method: GET } }
+        Http: { Type: HttpApi, Properties: { Path: /c, Method: GET } }
+"#,
+        &[],
+    )
+    .unwrap();
+    let stage = |name: &str| {
+        let events = &t.functions[0].events;
+        events
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap()
+            .stage
+            .clone()
+    };
+    assert_eq!(stage("Implicit"), "v1");
+    assert_eq!(stage("Explicit"), "beta");
+    assert_eq!(stage("Http"), "$default");
+    let e = error(
+        "Resources:\n  T: { Type: AWS::Serverless::SimpleTable }\n  F:\n    Type: AWS::Serverless::Function\n    Properties: { Events: { E: { Type: Api, Properties: { RestApiId: !Ref T, Path: /x, Method: GET } } } }\n",
+    );
+    assert!(
+        e.contains("must be !Ref to an AWS::Serverless::Api resource"),
+        "{e}"
     );
 }
