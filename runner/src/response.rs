@@ -59,7 +59,11 @@ pub fn translate(version: PayloadVersion, payload: &[u8]) -> Result<Response<Byt
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    if let Some(Value::Object(multi)) = fields.get("multiValueHeaders") {
+    // Payload 2.0 has no `multiValueHeaders` and 1.0 no `cookies`: API Gateway
+    // ignores them there, and so does the runner.
+    if version == PayloadVersion::V1
+        && let Some(Value::Object(multi)) = fields.get("multiValueHeaders")
+    {
         for (name, values) in multi {
             for value in values.as_array().into_iter().flatten() {
                 append(headers, name, value)?;
@@ -75,15 +79,15 @@ pub fn translate(version: PayloadVersion, payload: &[u8]) -> Result<Response<Byt
             }
         }
     }
-    if let Some(Value::Array(cookies)) = fields.get("cookies") {
+    if version == PayloadVersion::V2
+        && let Some(Value::Array(cookies)) = fields.get("cookies")
+    {
         for cookie in cookies {
             append(headers, SET_COOKIE.as_str(), cookie)?;
         }
     }
-    if version == PayloadVersion::V2
-        && !headers.contains_key(CONTENT_TYPE)
-        && !response.body().is_empty()
-    {
+    // Both APIs call a body without a type JSON.
+    if !headers.contains_key(CONTENT_TYPE) && !response.body().is_empty() {
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -151,16 +155,33 @@ mod tests {
     }
 
     #[test]
-    fn cookies_become_set_cookie_headers_and_multi_value_headers_repeat() {
+    fn cookies_count_in_2_0_and_multi_value_headers_in_1_0_only() {
         let payload = br#"{"statusCode":201,"cookies":["a=1","b=2"],
-            "headers":{"x-one":"1"},"multiValueHeaders":{"x-many":["a","b"]},"body":"hi"}"#;
+            "headers":{"x-one":"1","x-many":"single"},"multiValueHeaders":{"x-many":["a","b"]},"body":"hi"}"#;
         let r = translate(PayloadVersion::V2, payload).unwrap();
         assert_eq!(r.status(), 201);
         let cookies: Vec<_> = r.headers().get_all(SET_COOKIE).iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
-        assert_eq!(r.headers().get_all("x-many").iter().count(), 2);
+        let many: Vec<_> = r.headers().get_all("x-many").iter().collect();
+        assert_eq!(many, ["single"]);
         assert_eq!(r.headers()["x-one"], "1");
         assert_eq!(r.body().as_ref(), b"hi");
+        // 1.0: multiValueHeaders win over headers for the same name; no cookies.
+        let r = translate(PayloadVersion::V1, payload).unwrap();
+        assert!(r.headers().get(SET_COOKIE).is_none());
+        let many: Vec<_> = r.headers().get_all("x-many").iter().collect();
+        assert_eq!(many, ["a", "b"]);
+        assert_eq!(r.headers()["x-one"], "1");
+    }
+
+    #[test]
+    fn a_body_without_a_content_type_is_json_in_both_payloads() {
+        for version in [PayloadVersion::V1, PayloadVersion::V2] {
+            let r = translate(version, br#"{"statusCode":200,"body":"<p>"}"#).unwrap();
+            assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+            let r = translate(version, br#"{"statusCode":204}"#).unwrap();
+            assert!(r.headers().get(CONTENT_TYPE).is_none());
+        }
     }
 
     #[test]
