@@ -55,6 +55,10 @@ struct Args {
     /// kept-alive connection, to start the next request) before it is disconnected.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     header_timeout: Duration,
+    /// How long a caller waits for a function before 504, as API Gateway's integration
+    /// timeout (30 s for HTTP APIs, 29 s for REST APIs); the invocation runs on.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    integration_timeout: Duration,
     /// How long a client may take to send a request's body; then 408.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     body_timeout: Duration,
@@ -263,6 +267,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
+        integration_timeout: args.integration_timeout,
     });
     server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down; stopping every instance");

@@ -21,6 +21,9 @@ pub enum PoolError {
     Throttled,
     /// The request waited in the queue this long without an instance coming free.
     QueueTimeout(Duration),
+    /// The caller stopped waiting after the API's integration timeout; the
+    /// invocation runs on.
+    IntegrationTimeout(Duration),
     /// Start-up failed now or recently (backing off); the reason.
     InitFailed(String),
     Crashed(String),

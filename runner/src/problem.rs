@@ -39,6 +39,9 @@ pub enum Problem {
     BadResponse { function: String, reason: String },
     /// 504: the function ran past its Timeout and was stopped.
     Timeout { function: String, timeout: Duration },
+    /// 504: the caller stopped waiting at the integration timeout; the function
+    /// runs on.
+    IntegrationTimeout { function: String, limit: Duration },
 }
 
 impl Problem {
@@ -54,7 +57,9 @@ impl Problem {
             | Problem::Crashed { .. }
             | Problem::FunctionError { .. }
             | Problem::BadResponse { .. } => StatusCode::BAD_GATEWAY,
-            Problem::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Problem::Timeout { .. } | Problem::IntegrationTimeout { .. } => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
         }
     }
 
@@ -74,6 +79,10 @@ impl Problem {
                 "The function's response is invalid",
             ),
             Problem::Timeout { .. } => ("function-timeout", "The function timed out"),
+            Problem::IntegrationTimeout { .. } => (
+                "integration-timeout",
+                "The function did not answer within the API's time limit",
+            ),
         }
     }
 
@@ -123,6 +132,11 @@ impl Problem {
                     timeout.as_secs()
                 )
             }
+            Problem::IntegrationTimeout { function, limit } => format!(
+                "{function} did not answer within the API's {} s integration timeout; \
+                 the invocation runs on.",
+                limit.as_secs_f32()
+            ),
         }
     }
 

@@ -41,6 +41,8 @@ pub struct App {
     pub header_timeout: std::time::Duration,
     /// How long a client may take to send a request's body.
     pub body_timeout: std::time::Duration,
+    /// How long a caller waits for a function (API Gateway's integration timeout).
+    pub integration_timeout: std::time::Duration,
 }
 
 /// Accepts connections until `shutdown` resolves.
@@ -165,10 +167,19 @@ async fn handle(
         let trace = trace_id(received);
         tokio::spawn(async move { pool.invoke(admission, request_id, event, trace).await })
     };
-    let invoked = invocation.await.unwrap_or_else(|_| Invoked {
-        result: Err(PoolError::Crashed("was lost".into())),
-        init: None,
-    });
+    // As API Gateway does, the caller stops waiting at the integration timeout while
+    // the invocation, in its own task, runs on to its end or its own timeout.
+    let invoked = match tokio::time::timeout(app.integration_timeout, invocation).await {
+        Ok(Ok(invoked)) => invoked,
+        Ok(Err(_)) => Invoked {
+            result: Err(PoolError::Crashed("was lost".into())),
+            init: None,
+        },
+        Err(_) => Invoked {
+            result: Err(PoolError::IntegrationTimeout(app.integration_timeout)),
+            init: None,
+        },
+    };
     Ok(call.answer(invoked))
 }
 
@@ -244,6 +255,10 @@ impl Call<'_> {
             Err(PoolError::Crashed(reason)) => Err(Problem::Crashed {
                 function: function.clone(),
                 reason,
+            }),
+            Err(PoolError::IntegrationTimeout(limit)) => Err(Problem::IntegrationTimeout {
+                function: function.clone(),
+                limit,
             }),
             Err(PoolError::Timeout) => Err(Problem::Timeout {
                 function: function.clone(),

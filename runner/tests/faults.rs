@@ -340,3 +340,25 @@ async fn an_error_whose_type_is_only_in_the_header_is_reported_by_that_type() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_caller_stops_waiting_at_the_integration_timeout_while_the_function_runs_on() {
+    // Single has one instance and a 2 s Timeout; the API gives up after 0.5 s here
+    // (30 s by default).
+    let runner = Runner::start("functions.yaml", &["--integration-timeout", "500ms"]);
+    let (_, first) = runner.get_json("/single").await;
+    let body = problem(runner.get("/single?do=sleep&ms=1000").await, 504).await;
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("integration-timeout"),
+        "{body}"
+    );
+    // The instance was neither killed nor replaced: the next request waits for it to
+    // finish the invocation, then runs on it.
+    let (status, next) = runner.get_json("/single").await;
+    assert_eq!(status, 200);
+    assert_eq!(next["pid"], first["pid"]);
+    assert_eq!(next["invocation"], 3);
+}
