@@ -202,20 +202,26 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
             }
         }
         let at = format!("resource {id}, key Properties");
-        let mut raw = resource
-            .get("Properties")
-            .cloned()
-            .unwrap_or(Value::Object(empty.clone()));
+        // Merged before resolving, as SAM does before CloudFormation resolves, so
+        // that a function's `!Ref AWS::NoValue` removes what its Globals set.
+        let mut raw = without_ignored_globals(&globals, resource.get("IgnoreGlobals"))
+            .map_err(|reason| invalid(format!("resource {id}, key IgnoreGlobals"), reason))?;
+        merge(
+            &mut raw,
+            resource
+                .get("Properties")
+                .cloned()
+                .unwrap_or(Value::Object(empty.clone())),
+        );
         // An event's `ApiId`/`RestApiId` names an API resource, which has no value
         // of its own here: it is set aside from resolution and kept as that name.
         let api_refs = take_api_references(&mut raw);
-        let mut own = scope.resolve(&raw, &at)?.unwrap_or(Value::Null);
+        let mut properties = scope
+            .resolve(&raw, &at)?
+            .unwrap_or(Value::Object(empty.clone()));
         for (event, key, target) in api_refs {
-            own["Events"][&event]["Properties"][&key] = Value::String(target);
+            properties["Events"][&event]["Properties"][&key] = Value::String(target);
         }
-        let mut properties = without_ignored_globals(&globals, resource.get("IgnoreGlobals"))
-            .map_err(|reason| invalid(format!("resource {id}, key IgnoreGlobals"), reason))?;
-        merge(&mut properties, own);
         let (name, arn) = scope.resources[id].function.clone().expect("function");
         let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
         functions.push(function::build(
@@ -344,10 +350,12 @@ fn globals(section: Option<&Value>, scope: &Scope) -> Result<Value, TemplateErro
             }
         }
     }
+    // Checked here, resolved with each function's own properties once merged.
     match map.get("Function") {
-        Some(function) => Ok(scope
-            .resolve(function, "Globals.Function")?
-            .unwrap_or(Value::Null)),
+        Some(function) => {
+            scope.resolve(function, "Globals.Function")?;
+            Ok(function.clone())
+        }
         None => Ok(Value::Object(Map::new())),
     }
 }
@@ -372,10 +380,19 @@ fn without_ignored_globals(globals: &Value, ignore: Option<&Value>) -> Result<Va
     Ok(kept)
 }
 
-/// SAM's rule for Globals: mappings merge key by key, anything else is replaced.
+/// An intrinsic function (`{"Ref": …}`, `{"Fn::Sub": …}`): a value, not a mapping.
+fn is_intrinsic(map: &Map<String, Value>) -> bool {
+    map.len() == 1
+        && map
+            .keys()
+            .all(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+}
+
+/// SAM's rule for Globals: mappings merge key by key, anything else (an intrinsic
+/// function included) is replaced.
 fn merge(base: &mut Value, own: Value) {
     match (base, own) {
-        (Value::Object(base), Value::Object(own)) => {
+        (Value::Object(base), Value::Object(own)) if !is_intrinsic(base) && !is_intrinsic(&own) => {
             for (k, v) in own {
                 match base.get_mut(&k) {
                     Some(existing) => merge(existing, v),

@@ -505,3 +505,36 @@ Resources:
         "{e}"
     );
 }
+
+#[test]
+fn a_function_can_remove_or_replace_what_its_globals_set() {
+    let t = load_text(
+        r#"
+Parameters:
+  Size: { Type: Number, Default: 256 }
+Globals:
+  Function:
+    MemorySize: !Ref Size
+    Environment: { Variables: { DROPPED: global, KEPT: global, SWAPPED: !Ref Size } }
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      MemorySize: !Sub "${Size}0"
+      Environment:
+        Variables:
+          DROPPED: !Ref AWS::NoValue
+          SWAPPED: !Sub "${AWS::Region}"
+"#,
+        &[],
+    )
+    .unwrap();
+    let f = &t.functions[0];
+    assert_eq!(
+        f.memory_mb, 2560,
+        "an intrinsic replaces an intrinsic whole"
+    );
+    assert!(!f.environment.contains_key("DROPPED"));
+    assert_eq!(f.environment["KEPT"], "global");
+    assert_eq!(f.environment["SWAPPED"], "eu-west-1");
+}
