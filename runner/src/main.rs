@@ -32,8 +32,16 @@ struct Args {
     /// Port to listen on; 0 picks a free one (the log line "listening on" tells which).
     #[arg(short, long, default_value_t = 3000)]
     port: u16,
-    /// Template parameters as KEY=VALUE (also ParameterKey=K,ParameterValue=V).
-    #[arg(long, num_args = 1.., value_name = "KEY=VALUE")]
+    /// Template parameters as KEY=VALUE (also ParameterKey=K,ParameterValue=V). Taken
+    /// from RUNNER_PARAMETER_OVERRIDES (space-separated) when the flag is absent, which
+    /// keeps secrets out of the process list.
+    #[arg(
+        long,
+        num_args = 1..,
+        value_name = "KEY=VALUE",
+        env = "RUNNER_PARAMETER_OVERRIDES",
+        hide_env_values = true
+    )]
     parameter_overrides: Vec<String>,
     /// A dotenv file (KEY=VALUE lines) whose variables every function gets, over the
     /// template's own.

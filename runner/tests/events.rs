@@ -277,3 +277,26 @@ async fn the_source_ip_is_the_peer_whatever_x_forwarded_for_claims() {
         );
     }
 }
+
+#[tokio::test]
+async fn parameter_overrides_can_come_from_the_environment_and_stay_out_of_help() {
+    let runner = Runner::start_with_env(
+        "functions.yaml",
+        &[],
+        &[(
+            "RUNNER_PARAMETER_OVERRIDES",
+            "Greeting=from-env Colour=green",
+        )],
+    );
+    let (_, body) = runner.get_json("/echo").await;
+    assert_eq!(body["env"]["TEST_GREETING"], "from-env");
+    assert_eq!(body["env"]["TEST_COLOUR"], "green");
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .arg("--help")
+        .env("RUNNER_PARAMETER_OVERRIDES", "JwtSecret=do-not-print")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("RUNNER_PARAMETER_OVERRIDES"), "{help}");
+    assert!(!help.contains("do-not-print"), "{help}");
+}

@@ -80,8 +80,14 @@ fn command(template_name: &str, extra: &[&str]) -> Command {
 impl Runner {
     /// Starts the runner on `template_name` (a file of tests/templates) with `extra` flags.
     pub fn start(template_name: &str, extra: &[&str]) -> Runner {
+        Runner::start_with_env(template_name, extra, &[])
+    }
+
+    /// Like [`Runner::start`], with these variables in the runner's environment.
+    pub fn start_with_env(template_name: &str, extra: &[&str], env: &[(&str, &str)]) -> Runner {
         require_test_functions();
         let mut child = command(template_name, extra)
+            .envs(env.iter().copied())
             .spawn()
             .expect("runner starts");
         let stdout = Arc::new(Mutex::new(String::new()));
