@@ -86,12 +86,7 @@ impl Channel {
 /// Serves the Runtime API for one instance on `listener` until the task is aborted.
 pub async fn serve(listener: TcpListener, channel: Arc<Channel>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            // Out of file descriptors, say: wait rather than spin.
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
+        let (stream, _) = crate::server::accept(&listener).await;
         let channel = channel.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(channel.clone(), req));
@@ -112,16 +107,20 @@ fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
+fn not_found() -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::NOT_FOUND,
+        r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
+    )
+}
+
 async fn handle(
     channel: Arc<Channel>,
     req: http::Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
-        return Ok(reply(
-            StatusCode::NOT_FOUND,
-            r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
-        ));
+        return Ok(not_found());
     };
     let accepted = || reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
     match (req.method(), rest) {
@@ -151,10 +150,7 @@ async fn handle(
                 .and_then(|r| r.split_once('/'))
                 .filter(|(_, kind)| matches!(*kind, "response" | "error"))
             else {
-                return Ok(reply(
-                    StatusCode::NOT_FOUND,
-                    r#"{"errorType":"NotFound","errorMessage":"unknown path"}"#,
-                ));
+                return Ok(not_found());
             };
             // As in Lambda's own Runtime API, the state is checked before the id: with
             // no invocation in progress (none yet, or this one already answered) it

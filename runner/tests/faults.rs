@@ -11,10 +11,7 @@ async fn a_function_past_its_timeout_is_stopped_and_the_caller_gets_504() {
     let (_, first) = runner.get_json("/short").await;
     let pid = first["pid"].as_u64().unwrap();
     let body = problem(runner.get("/short?do=sleep&ms=5000").await, 504).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("timeout"),
-        "{body}"
-    );
+    assert!(common::detail(&body).contains("timeout"), "{body}");
     let (status, next) = runner.get_json("/short").await;
     assert_eq!(status, 200);
     assert_ne!(
@@ -35,10 +32,7 @@ async fn a_function_that_exits_mid_request_gives_502_and_the_next_request_a_fres
     let pid = first["pid"].as_u64().unwrap();
     let body = problem(runner.get("/echo?do=exit").await, 502).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("exited with status 3"),
+        common::detail(&body).contains("exited with status 3"),
         "{body}"
     );
     let (status, next) = runner.get_json("/echo").await;
@@ -77,16 +71,13 @@ async fn a_function_error_gives_502_and_keeps_the_instance() {
 async fn an_init_error_gives_502_naming_the_reason_and_backs_off() {
     let runner = Runner::start("functions.yaml", &[]);
     let body = problem(runner.get("/init-error").await, 502).await;
-    let detail = body["detail"].as_str().unwrap();
+    let detail = common::detail(&body);
     assert!(
         detail.contains("Runtime.ConfigError") && detail.contains("TEST_SETTING is missing"),
         "{detail}"
     );
     let again = problem(runner.get("/init-error").await, 502).await;
-    assert!(
-        again["detail"].as_str().unwrap().contains("retrying in"),
-        "{again}"
-    );
+    assert!(common::detail(&again).contains("retrying in"), "{again}");
 }
 
 #[tokio::test]
@@ -94,10 +85,7 @@ async fn a_function_that_exits_before_polling_gives_502_naming_the_exit() {
     let runner = Runner::start("functions.yaml", &[]);
     let body = problem(runner.get("/init-exit").await, 502).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("exited with status 2 before polling"),
+        common::detail(&body).contains("exited with status 2 before polling"),
         "{body}"
     );
     let (status, _) = runner.get_json("/echo").await;
@@ -140,10 +128,7 @@ async fn an_instance_that_does_not_poll_within_the_init_timeout_gives_502() {
     let runner = Runner::start("functions.yaml", &["--init-timeout", "100ms"]);
     let body = problem(runner.get("/slow-init").await, 502).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("did not poll for work within 0.1 s"),
+        common::detail(&body).contains("did not poll for work within 0.1 s"),
         "{body}"
     );
 }
@@ -155,10 +140,7 @@ async fn a_function_starts_again_once_its_init_backoff_is_over() {
     let overrides = format!("InitFlag={}", flag.display());
     let runner = Runner::start("functions.yaml", &["--parameter-overrides", &overrides]);
     let body = problem(runner.get("/recovering").await, 502).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("init error"),
-        "{body}"
-    );
+    assert!(common::detail(&body).contains("init error"), "{body}");
     std::fs::remove_file(&flag).unwrap();
     // The first back-off is 1 s; within it the failure is repeated, then a start is
     // tried again and succeeds.
@@ -168,10 +150,7 @@ async fn a_function_starts_again_once_its_init_backoff_is_over() {
             return;
         }
         let body = problem(response, 502).await;
-        assert!(
-            body["detail"].as_str().unwrap().contains("retrying in"),
-            "{body}"
-        );
+        assert!(common::detail(&body).contains("retrying in"), "{body}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("the function did not start again after its back-off");
@@ -183,10 +162,7 @@ async fn a_response_over_6_mb_is_a_502_and_the_instance_carries_on() {
     // Roomy's long timeout leaves a debug build time to make and send 7 MB.
     let (_, first) = runner.get_json("/roomy").await;
     let body = problem(runner.get("/roomy?do=big&bytes=7000000").await, 502).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("exceeds 6 MB"),
-        "{body}"
-    );
+    assert!(common::detail(&body).contains("exceeds 6 MB"), "{body}");
     // As on Lambda, the function hears 413 and polls again.
     let (status, next) = runner.get_json("/roomy").await;
     assert_eq!(status, 200);
@@ -197,7 +173,7 @@ async fn a_response_over_6_mb_is_a_502_and_the_instance_carries_on() {
 async fn a_response_upload_that_breaks_off_is_a_502_not_a_size_error() {
     let runner = Runner::start("functions.yaml", &[]);
     let body = problem(runner.get("/echo?do=truncate").await, 502).await;
-    let detail = body["detail"].as_str().unwrap();
+    let detail = common::detail(&body);
     assert!(detail.contains("cut short"), "{detail}");
     let (status, _) = runner.get_json("/echo").await;
     assert_eq!(status, 200);
@@ -301,10 +277,7 @@ async fn a_streamed_response_is_refused_by_name() {
     let runner = Runner::start("functions.yaml", &[]);
     let body = problem(runner.get("/echo?do=stream").await, 502).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Lambda-Runtime-Function-Response-Mode: streaming"),
+        common::detail(&body).contains("Lambda-Runtime-Function-Response-Mode: streaming"),
         "{body}"
     );
 }
@@ -333,10 +306,7 @@ async fn an_error_whose_type_is_only_in_the_header_is_reported_by_that_type() {
     let runner = Runner::start("functions.yaml", &[]);
     let body = problem(runner.get("/echo?do=error-header").await, 502).await;
     assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Custom.FromHeader"),
+        common::detail(&body).contains("Custom.FromHeader"),
         "{body}"
     );
 }

@@ -111,11 +111,9 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
         global_stages: BTreeMap::new(),
     };
     for section in ["Api", "HttpApi"] {
-        if let Some(stage) = stage_name(
-            &root.get("Globals").cloned().unwrap_or_default()[section],
-            &format!("Globals.{section}"),
-            &scope,
-        )? {
+        let settings = &root.get("Globals").cloned().unwrap_or_default()[section];
+        let at = format!("Globals, key {section}");
+        if let Some(stage) = string_property(settings, "StageName", &at, &scope)? {
             scope
                 .global_stages
                 .insert(format!("AWS::Serverless::{section}"), stage);
@@ -125,28 +123,23 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
     let mut infos = Vec::new();
     for (id, resource) in resources {
         let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
+        let (properties, at) = (
+            &resource["Properties"],
+            format!("resource {id}, key Properties"),
+        );
         let stage = if matches!(
             kind.as_str(),
             "AWS::Serverless::Api" | "AWS::Serverless::HttpApi"
         ) {
-            stage_name(&resource["Properties"], &format!("resource {id}"), &scope)?
+            string_property(properties, "StageName", &at, &scope)?
         } else {
             None
         };
         let function = if kind == function::FUNCTION_TYPE {
             // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
             // other resources are not known yet, so they cannot appear here.
-            let name = match resource["Properties"].get("FunctionName") {
-                None => id.clone(),
-                Some(name) => {
-                    let at = format!("resource {id}, key Properties.FunctionName");
-                    match scope.resolve(name, &at)? {
-                        Some(Value::String(name)) => name,
-                        None => id.clone(),
-                        Some(_) => return Err(invalid(at, "must be a string")),
-                    }
-                }
-            };
+            let name = string_property(properties, "FunctionName", &at, &scope)?
+                .unwrap_or_else(|| id.clone());
             let arn = format!(
                 "arn:{partition}:lambda:{}:{}:function:{name}",
                 settings.region, settings.account_id
@@ -240,18 +233,20 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
     })
 }
 
-/// An API's `StageName` (often `!Ref Stage`), resolved from parameters.
-fn stage_name(
+/// `properties[key]` resolved to a string, if present. Used before the resources are
+/// known (names, stage names), so only parameters and pseudo parameters resolve.
+fn string_property(
     properties: &Value,
+    key: &str,
     at: &str,
     scope: &Scope,
 ) -> Result<Option<String>, TemplateError> {
-    let Some(stage) = properties.get("StageName") else {
+    let Some(value) = properties.get(key) else {
         return Ok(None);
     };
-    let at = format!("{at}, key StageName");
-    match scope.resolve(stage, &at)? {
-        Some(Value::String(stage)) => Ok(Some(stage)),
+    let at = format!("{at}.{key}");
+    match scope.resolve(value, &at)? {
+        Some(Value::String(text)) => Ok(Some(text)),
         None => Ok(None),
         Some(_) => Err(invalid(at, "must be a string")),
     }

@@ -217,6 +217,11 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     body
 }
 
+/// A problem body's `detail`.
+pub fn detail(body: &serde_json::Value) -> &str {
+    body["detail"].as_str().expect("a detail string")
+}
+
 /// Whether a process is still running (not gone, not a zombie).
 pub fn process_alive(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
