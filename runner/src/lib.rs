@@ -15,5 +15,6 @@ pub mod response;
 pub mod routes;
 pub mod runtime_api;
 pub mod server;
+pub mod stall;
 mod sys;
 pub mod template;

@@ -70,6 +70,10 @@ struct Args {
     /// How long a client may take to send a request's body; then 408.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     body_timeout: Duration,
+    /// How long a response may wait for a client that takes none of it; then the
+    /// connection is closed. A slow reader that keeps reading is never cut off.
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    write_timeout: Duration,
     /// Stop an instance after it has been idle this long (e.g. 300s, 5m, 500ms).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     idle_timeout: Duration,
@@ -276,6 +280,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
         integration_timeout: args.integration_timeout,
+        write_timeout: args.write_timeout,
     });
     server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down; stopping every instance");

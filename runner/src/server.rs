@@ -21,6 +21,7 @@ use crate::problem::Problem;
 use crate::response;
 use crate::routes::{Lookup, Routes};
 use crate::runtime_api::Outcome;
+use crate::stall::WriteStall;
 use crate::template::PayloadVersion;
 use crate::{body, event};
 
@@ -43,6 +44,8 @@ pub struct App {
     pub body_timeout: std::time::Duration,
     /// How long a caller waits for a function (API Gateway's integration timeout).
     pub integration_timeout: std::time::Duration,
+    /// How long a response write may wait for a client that takes nothing.
+    pub write_timeout: std::time::Duration,
 }
 
 /// Accepts connections until `shutdown` resolves.
@@ -70,6 +73,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let header_timeout = app.header_timeout;
+            let stream = WriteStall::new(stream, app.write_timeout);
             let service = service_fn(move |req| handle(app.clone(), peer, req));
             let _ = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())

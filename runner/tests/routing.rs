@@ -146,3 +146,35 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
+    let runner = Runner::start(
+        "functions.yaml",
+        &["--max-connections", "1", "--write-timeout", "300ms"],
+    );
+    let address: std::net::SocketAddr = runner.base.trim_start_matches("http://").parse().unwrap();
+    // A small receive window, and a 5 MB answer that outgrows every kernel buffer
+    // between the two ends, so the runner's write stalls.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(address).await.unwrap();
+    stalled
+        .write_all(b"GET /roomy?do=big&bytes=5000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // The only connection slot is the stalled client's until the runner gives up on
+    // it; a 404 needs no function, so it comes as soon as the slot is free.
+    let mut second = tokio::net::TcpStream::connect(address).await.unwrap();
+    second
+        .write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    within(second.read_to_end(&mut reply)).await.unwrap();
+    assert!(String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 404"));
+    // The stalled client's connection was cut, short of the whole answer.
+    let mut taken = Vec::new();
+    let _ = within(stalled.read_to_end(&mut taken)).await;
+    assert!(taken.len() < 5_000_000, "{} bytes arrived", taken.len());
+}
