@@ -1,12 +1,14 @@
 //! HTTP request → API Gateway proxy event, payload format 1.0 (REST) or 2.0 (HTTP API).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use http::HeaderMap;
-use serde_json::{Map, Value, json};
+use http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -27,203 +29,320 @@ pub struct Request<'a> {
     pub account_id: &'a str,
 }
 
-/// Builds the event for `route` as the function's payload format expects it.
-pub fn build(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Value {
-    match route.payload {
-        PayloadVersion::V2 => v2(req, route, params),
-        PayloadVersion::V1 => v1(req, route, params),
+/// Builds the event for `route` as the function's payload format expects it, as JSON.
+///
+/// The event is written straight from the request's parts, borrowing them where it
+/// can: it is built on every request, so it avoids a JSON tree of its own.
+pub fn build(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Vec<u8> {
+    let written = match route.payload {
+        PayloadVersion::V2 => serde_json::to_vec(&v2(req, route, params)),
+        PayloadVersion::V1 => serde_json::to_vec(&v1(req, route, params)),
+    };
+    // Every key is a string and every value plain data, so writing cannot fail.
+    written.expect("an event is always valid JSON")
+}
+
+/// Name/value pairs written as a JSON object, in their order (names are unique).
+struct Pairs<K, V>(Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for Pairs<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 
-fn v2(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Value {
-    let mut headers = Map::new();
+impl<K: AsRef<str>, V> Pairs<K, V> {
+    fn get_mut(&mut self, name: &str) -> Option<&mut V> {
+        self.0
+            .iter_mut()
+            .find(|(k, _)| k.as_ref() == name)
+            .map(|(_, v)| v)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+type Text<'a> = Cow<'a, str>;
+
+fn text(value: &HeaderValue) -> Text<'_> {
+    String::from_utf8_lossy(value.as_bytes())
+}
+
+/// The cookies of one `Cookie` header, borrowed unless the header is not UTF-8.
+fn cookies_of(value: &HeaderValue) -> Vec<Text<'_>> {
+    fn split(v: &str) -> impl Iterator<Item = &str> {
+        v.split(';').map(str::trim).filter(|c| !c.is_empty())
+    }
+    match value.to_str() {
+        Ok(v) => split(v).map(Cow::Borrowed).collect(),
+        Err(_) => split(&text(value))
+            .map(|c| Cow::Owned(c.to_owned()))
+            .collect(),
+    }
+}
+
+fn no_params(params: &&BTreeMap<String, String>) -> bool {
+    params.is_empty()
+}
+
+/// Payload format 2.0 (HTTP APIs).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V2<'a> {
+    version: &'static str,
+    route_key: &'a str,
+    raw_path: &'a str,
+    raw_query_string: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cookies: Vec<Text<'a>>,
+    headers: Pairs<&'a str, Text<'a>>,
+    #[serde(skip_serializing_if = "Pairs::is_empty")]
+    query_string_parameters: Pairs<String, String>,
+    #[serde(skip_serializing_if = "no_params")]
+    path_parameters: &'a BTreeMap<String, String>,
+    request_context: V2Context<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<Text<'a>>,
+    is_base64_encoded: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Context<'a> {
+    account_id: &'a str,
+    api_id: &'static str,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
+    http: V2Http<'a>,
+    request_id: &'a str,
+    route_key: &'a str,
+    stage: &'a str,
+    time: String,
+    time_epoch: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Http<'a> {
+    method: &'a str,
+    path: &'a str,
+    protocol: &'static str,
+    source_ip: IpAddr,
+    user_agent: Text<'a>,
+}
+
+fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, String>) -> V2<'a> {
+    let mut headers = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
     let mut cookies = Vec::new();
     for name in req.headers.keys() {
-        let values = req
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let mut values = req.headers.get_all(name).iter();
         if name == http::header::COOKIE {
-            cookies.extend(values.flat_map(|v| {
-                v.split(';')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty())
-                    .collect::<Vec<_>>()
-            }));
-        } else {
-            headers.insert(
-                name.as_str().to_owned(),
-                Value::String(values.collect::<Vec<_>>().join(",")),
-            );
+            cookies.extend(values.flat_map(cookies_of));
+            continue;
         }
+        let first = values.next().map(text).unwrap_or_default();
+        let joined = values.fold(first, |mut all, v| {
+            let all_mut = all.to_mut();
+            all_mut.push(',');
+            all_mut.push_str(&text(v));
+            all
+        });
+        headers.0.push((name.as_str(), joined));
     }
     add_forwarding(&mut headers, req);
-    let (body, base64) = body(req);
-    let (time, epoch) = times(req.received);
-    let domain = domain(req);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": req.raw_path,
-        "rawQueryString": req.raw_query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": req.account_id,
-            "apiId": "local",
-            "domainName": domain,
-            "domainPrefix": domain.split('.').next().unwrap_or_default(),
-            "http": {
-                "method": req.method,
-                "path": req.raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": req.source_ip.to_string(),
-                "userAgent": header(req.headers, "user-agent"),
-            },
-            "requestId": req.request_id,
-            "routeKey": route.route_key,
-            "stage": route.stage,
-            "time": time,
-            "timeEpoch": epoch,
-        },
-        "isBase64Encoded": base64,
-    });
-    let fields = event.as_object_mut().expect("object");
-    if !cookies.is_empty() {
-        fields.insert("cookies".into(), json!(cookies));
-    }
-    let query = parse_query(req.raw_query);
-    if !query.is_empty() {
-        let joined: Map<String, Value> = query
+    let (body, is_base64_encoded) = body(req);
+    let (time, time_epoch) = times(req.received);
+    let domain_name = domain(req);
+    let query_string_parameters = Pairs(
+        parse_query(req.raw_query)
             .into_iter()
-            .map(|(k, v)| (k, Value::String(v.join(","))))
-            .collect();
-        fields.insert("queryStringParameters".into(), Value::Object(joined));
+            .map(|(k, v)| (k, v.join(",")))
+            .collect(),
+    );
+    V2 {
+        version: "2.0",
+        route_key: &route.route_key,
+        raw_path: req.raw_path,
+        raw_query_string: req.raw_query,
+        cookies,
+        headers,
+        query_string_parameters,
+        path_parameters: params,
+        request_context: V2Context {
+            account_id: req.account_id,
+            api_id: "local",
+            domain_name,
+            domain_prefix: domain_name.split('.').next().unwrap_or_default(),
+            http: V2Http {
+                method: req.method,
+                path: req.raw_path,
+                protocol: "HTTP/1.1",
+                source_ip: req.source_ip,
+                user_agent: header(req.headers, "user-agent"),
+            },
+            request_id: req.request_id,
+            route_key: &route.route_key,
+            stage: &route.stage,
+            time,
+            time_epoch,
+        },
+        body,
+        is_base64_encoded,
     }
-    if !params.is_empty() {
-        fields.insert("pathParameters".into(), json!(params));
-    }
-    if let Some(body) = body {
-        fields.insert("body".into(), Value::String(body));
-    }
-    event
 }
 
-fn v1(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Value {
-    let mut headers = Map::new();
-    let mut multi = Map::new();
+/// Payload format 1.0 (REST APIs).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V1<'a> {
+    resource: &'a str,
+    path: &'a str,
+    http_method: &'a str,
+    headers: Pairs<&'a str, Text<'a>>,
+    multi_value_headers: Pairs<&'a str, Vec<Text<'a>>>,
+    query_string_parameters: Option<Pairs<String, String>>,
+    multi_value_query_string_parameters: Option<BTreeMap<String, Vec<String>>>,
+    path_parameters: Option<&'a BTreeMap<String, String>>,
+    stage_variables: Option<()>,
+    request_context: V1Context<'a>,
+    body: Option<Text<'a>>,
+    is_base64_encoded: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V1Context<'a> {
+    account_id: &'a str,
+    api_id: &'static str,
+    resource_id: &'static str,
+    resource_path: &'a str,
+    http_method: &'a str,
+    path: String,
+    protocol: &'static str,
+    stage: &'a str,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
+    request_id: &'a str,
+    extended_request_id: &'a str,
+    request_time: String,
+    request_time_epoch: u64,
+    identity: V1Identity<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct V1Identity<'a> {
+    source_ip: IpAddr,
+    user_agent: Text<'a>,
+}
+
+fn v1<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, String>) -> V1<'a> {
+    let query = parse_query(req.raw_query);
+    let mut headers = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
+    let mut multi = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
     for name in req.headers.keys() {
-        let values: Vec<String> = req
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        headers.insert(name.as_str().to_owned(), json!(values.last()));
-        multi.insert(name.as_str().to_owned(), json!(values));
+        let values: Vec<Text<'_>> = req.headers.get_all(name).iter().map(text).collect();
+        headers
+            .0
+            .push((name.as_str(), values.last().cloned().unwrap_or_default()));
+        multi.0.push((name.as_str(), values));
     }
     // `headers` holds the last of repeated values; the added peer extends that one.
     add_forwarding(&mut headers, req);
     for name in ["x-forwarded-for", "x-forwarded-proto"] {
-        if let Some(value) = headers.get(name) {
-            let mut values = multi
-                .get(name)
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            values.pop();
-            values.push(value.clone());
-            multi.insert(name.to_owned(), Value::Array(values));
+        let Some(value) = headers.get_mut(name).map(|v| v.clone()) else {
+            continue;
+        };
+        match multi.get_mut(name) {
+            Some(values) => {
+                values.pop();
+                values.push(value);
+            }
+            None => multi.0.push((name, vec![value])),
         }
     }
-    let query = parse_query(req.raw_query);
-    let (single, multi_query) = if query.is_empty() {
-        (Value::Null, Value::Null)
-    } else {
-        (
-            query
-                .iter()
-                .map(|(k, v)| (k.clone(), json!(v.last())))
-                .collect::<Map<_, _>>()
-                .into(),
-            json!(query),
-        )
-    };
-    let (body, base64) = body(req);
-    let (time, epoch) = times(req.received);
-    let domain = domain(req);
-    json!({
-        "resource": route.pattern,
-        "path": req.raw_path,
-        "httpMethod": req.method,
-        "headers": headers,
-        "multiValueHeaders": multi,
-        "queryStringParameters": single,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": if params.is_empty() { Value::Null } else { json!(params) },
-        "stageVariables": Value::Null,
-        "requestContext": {
-            "accountId": req.account_id,
-            "apiId": "local",
-            "resourceId": "local",
-            "resourcePath": route.pattern,
-            "httpMethod": req.method,
-            "path": format!("/{}{}", route.stage, req.raw_path),
-            "protocol": "HTTP/1.1",
-            "stage": route.stage,
-            "domainName": domain,
-            "domainPrefix": domain.split('.').next().unwrap_or_default(),
-            "requestId": req.request_id,
-            "extendedRequestId": req.request_id,
-            "requestTime": time,
-            "requestTimeEpoch": epoch,
-            "identity": {
-                "sourceIp": req.source_ip.to_string(),
-                "userAgent": header(req.headers, "user-agent"),
+    let (body, is_base64_encoded) = body(req);
+    let (request_time, request_time_epoch) = times(req.received);
+    let domain_name = domain(req);
+    let single = Pairs(
+        query
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.last()?.clone())))
+            .collect(),
+    );
+    let present = !query.is_empty();
+    V1 {
+        resource: &route.pattern,
+        path: req.raw_path,
+        http_method: req.method,
+        headers,
+        multi_value_headers: multi,
+        query_string_parameters: present.then_some(single),
+        multi_value_query_string_parameters: present.then_some(query),
+        path_parameters: (!params.is_empty()).then_some(params),
+        stage_variables: None,
+        request_context: V1Context {
+            account_id: req.account_id,
+            api_id: "local",
+            resource_id: "local",
+            resource_path: &route.pattern,
+            http_method: req.method,
+            path: format!("/{}{}", route.stage, req.raw_path),
+            protocol: "HTTP/1.1",
+            stage: &route.stage,
+            domain_name,
+            domain_prefix: domain_name.split('.').next().unwrap_or_default(),
+            request_id: req.request_id,
+            extended_request_id: req.request_id,
+            request_time,
+            request_time_epoch,
+            identity: V1Identity {
+                source_ip: req.source_ip,
+                user_agent: header(req.headers, "user-agent"),
             },
         },
-        "body": body,
-        "isBase64Encoded": base64,
-    })
+        body,
+        is_base64_encoded,
+    }
 }
 
-fn header(headers: &HeaderMap, name: &str) -> String {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default()
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Text<'a> {
+    headers.get(name).map(text).unwrap_or_default()
 }
 
-fn domain(req: &Request<'_>) -> String {
-    let host = header(req.headers, "host");
-    let host = host.rsplit_once(':').map_or(host.as_str(), |(h, port)| {
+/// The host the client asked for, without its port.
+fn domain<'a>(req: &Request<'a>) -> &'a str {
+    let host = match req.headers.get(http::header::HOST).map(HeaderValue::to_str) {
+        Some(Ok(host)) => host,
+        _ => "",
+    };
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
         if port.chars().all(|c| c.is_ascii_digit()) {
             h
         } else {
-            host.as_str()
+            host
         }
     });
-    if host.is_empty() {
-        "localhost".to_owned()
-    } else {
-        host.to_owned()
-    }
+    if host.is_empty() { "localhost" } else { host }
 }
 
 /// The headers API Gateway adds for the function.
-fn add_forwarding(headers: &mut Map<String, Value>, req: &Request<'_>) {
-    let prior = headers
-        .get("x-forwarded-for")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let chain = match prior {
-        Some(p) => format!("{p}, {}", req.source_ip),
-        None => req.source_ip.to_string(),
-    };
-    headers.insert("x-forwarded-for".into(), Value::String(chain));
-    headers
-        .entry("x-forwarded-proto")
-        .or_insert_with(|| Value::String("http".into()));
+fn add_forwarding<'a>(headers: &mut Pairs<&'a str, Text<'a>>, req: &Request<'_>) {
+    match headers.get_mut("x-forwarded-for") {
+        Some(prior) => *prior = Cow::Owned(format!("{prior}, {}", req.source_ip)),
+        None => headers
+            .0
+            .push(("x-forwarded-for", Cow::Owned(req.source_ip.to_string()))),
+    }
+    if headers.get_mut("x-forwarded-proto").is_none() {
+        headers.0.push(("x-forwarded-proto", Cow::Borrowed("http")));
+    }
 }
 
 /// API Gateway's `[day]/[month]/[year]:[time] +0000` and the epoch in milliseconds.
@@ -242,7 +361,7 @@ fn times(at: SystemTime) -> (String, u64) {
 }
 
 /// The body as a string: text as is, anything else base64-encoded.
-fn body(req: &Request<'_>) -> (Option<String>, bool) {
+fn body<'a>(req: &Request<'a>) -> (Option<Text<'a>>, bool) {
     if req.body.is_empty() {
         return (None, false);
     }
@@ -252,9 +371,11 @@ fn body(req: &Request<'_>) -> (Option<String>, bool) {
         .and_then(|v| v.to_str().ok())
         .is_none_or(is_text);
     match std::str::from_utf8(req.body) {
-        Ok(text) if text_type => (Some(text.to_owned()), false),
+        Ok(text) if text_type => (Some(Cow::Borrowed(text)), false),
         _ => (
-            Some(base64::engine::general_purpose::STANDARD.encode(req.body)),
+            Some(Cow::Owned(
+                base64::engine::general_purpose::STANDARD.encode(req.body),
+            )),
             true,
         ),
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use http::HeaderMap;
+use serde_json::Value;
 
 use super::*;
 use crate::query::parse_query;
@@ -46,7 +47,7 @@ fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str)
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         account_id: "123456789012",
     };
-    build(&req, route, &params)
+    serde_json::from_slice(&build(&req, route, &params)).expect("the event is JSON")
 }
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

@@ -146,9 +146,7 @@ async fn handle(
         received,
         account_id: &app.account_id,
     };
-    let event = Bytes::from(
-        serde_json::to_vec(&event::build(&request, route, &params)).unwrap_or_default(),
-    );
+    let event = Bytes::from(event::build(&request, route, &params));
     if event.len() > MAX_EVENT_BYTES {
         return problem(Problem::PayloadTooLarge);
     }
