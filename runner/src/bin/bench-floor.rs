@@ -1,0 +1,227 @@
+//! The benchmark's floor: what a function costs through the Runtime API alone, with
+//! no HTTP front, no routing, no event to build and no result to translate.
+//!
+//! It starts `INSTANCES` processes of `BINARY`, each with a Runtime API of its own
+//! reduced to the least that `lambda_runtime` accepts (a hand-written HTTP/1.1 loop
+//! that answers `next` at once with the same event), and keeps every instance busy
+//! for `SECONDS`. A runner can only add to these figures, so they bound what any
+//! runner can reach with this function on this machine.
+//!
+//! Usage: `bench-floor BINARY EVENT_FILE INSTANCES SECONDS`. Prints one line:
+//! `invocations/s p50_us p99_us function_cpu_us_per_invocation floor_cpu_us_per_invocation`,
+//! where the latency is from the `next` answer written to the result read back.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One instance's record of its invocations.
+#[derive(Default)]
+struct Record {
+    /// When the current invocation's event was written.
+    sent: Option<Instant>,
+    /// Whether the measured window is open.
+    measuring: bool,
+    latencies_ns: Vec<u64>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [binary, event_file, instances, seconds] = args.as_slice() else {
+        bail!("usage: bench-floor BINARY EVENT_FILE INSTANCES SECONDS");
+    };
+    let event: Arc<[u8]> = std::fs::read(event_file)
+        .with_context(|| format!("reading {event_file}"))?
+        .into();
+    let instances: usize = instances.parse().context("INSTANCES")?;
+    let window = Duration::from_secs_f64(seconds.parse().context("SECONDS")?);
+
+    let mut children = Vec::new();
+    let mut records = Vec::new();
+    for _ in 0..instances {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let record = Arc::new(Mutex::new(Record::default()));
+        tokio::spawn(serve(listener, event.clone(), record.clone()));
+        let child = tokio::process::Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "Echo")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {binary}"))?;
+        children.push(child);
+        records.push(record);
+    }
+
+    // A second of warm-up, then the measured window.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
+    let function_before: u64 = pids.iter().map(|p| cpu_ticks(&p.to_string())).sum();
+    let own_before = cpu_ticks("self");
+    for record in &records {
+        record.lock().expect("lock").measuring = true;
+    }
+    tokio::time::sleep(window).await;
+    for record in &records {
+        record.lock().expect("lock").measuring = false;
+    }
+    let function_ticks =
+        pids.iter().map(|p| cpu_ticks(&p.to_string())).sum::<u64>() - function_before;
+    let own_ticks = cpu_ticks("self") - own_before;
+
+    let mut latencies: Vec<u64> = records
+        .iter()
+        .flat_map(|r| r.lock().expect("lock").latencies_ns.clone())
+        .collect();
+    if latencies.is_empty() {
+        bail!("no invocation completed; is {binary} a Runtime API client?");
+    }
+    latencies.sort_unstable();
+    let count = latencies.len() as f64;
+    let percentile = |p: f64| latencies[((count - 1.0) * p) as usize] as f64 / 1000.0;
+    let tick_us = 1_000_000.0 / clock_ticks_per_second();
+    println!(
+        "{:.0} {:.0} {:.0} {:.0} {:.0}",
+        count / window.as_secs_f64(),
+        percentile(0.50),
+        percentile(0.99),
+        function_ticks as f64 * tick_us / count,
+        own_ticks as f64 * tick_us / count,
+    );
+    Ok(())
+}
+
+/// Accepts the instance's connections (its client may open more than one).
+async fn serve(listener: TcpListener, event: Arc<[u8]>, record: Arc<Mutex<Record>>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(stream, event.clone(), record.clone()));
+    }
+}
+
+/// Serves one connection's requests in turn: `next` gets the event at once, a result
+/// gets 202. Anything else ends the benchmark, as the figures would mean nothing.
+async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<Record>>) {
+    let mut buffer = Vec::with_capacity(64 * 1024);
+    let mut reply = Vec::with_capacity(event.len() + 512);
+    let mut invocation = 0u64;
+    loop {
+        let Some((head, length)) = read_request(&mut stream, &mut buffer).await else {
+            return;
+        };
+        let line = head.lines().next().unwrap_or_default().to_owned();
+        buffer.drain(..length);
+        reply.clear();
+        if line.starts_with("GET ") && line.contains("/invocation/next ") {
+            invocation += 1;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let deadline = now.as_millis() + 10_000;
+            let (root, parent) = runner::ids::trace_parts();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 lambda-runtime-aws-request-id: {}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:Echo\r\n\
+                 lambda-runtime-trace-id: Root=1-{:08x}-{root};Parent={parent};Sampled=0\r\n\
+                 content-length: {}\r\n\r\n",
+                runner::ids::request_id(),
+                now.as_secs(),
+                event.len()
+            );
+            reply.extend_from_slice(head.as_bytes());
+            reply.extend_from_slice(&event);
+            if stream.write_all(&reply).await.is_err() {
+                return;
+            }
+            record.lock().expect("lock").sent = Some(Instant::now());
+        } else if line.starts_with("POST ") && line.contains("/response ") {
+            {
+                let mut record = record.lock().expect("lock");
+                if let Some(sent) = record.sent.take()
+                    && record.measuring
+                {
+                    record.latencies_ns.push(sent.elapsed().as_nanos() as u64);
+                }
+            }
+            let ok = b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"OK\"}";
+            if stream.write_all(ok).await.is_err() {
+                return;
+            }
+        } else {
+            eprintln!(
+                "bench-floor: the function sent {line:?} (invocation {invocation}); stopping"
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Reads one whole request (head and `Content-Length` body) into `buffer`; returns its
+/// head and total length, or `None` at the end of the connection.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(String, usize)> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let lower = head.to_ascii_lowercase();
+            if lower.contains("transfer-encoding:") {
+                eprintln!("bench-floor: a chunked upload is not supported");
+                std::process::exit(1);
+            }
+            let body = lower
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let total = end + 4 + body;
+            while buffer.len() < total {
+                let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            return Some((head, total));
+        }
+        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// CPU time (user + system) used so far by `/proc/<pid>`, in clock ticks.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
