@@ -117,8 +117,8 @@ struct V2<'a> {
 struct V2Context<'a> {
     account_id: &'a str,
     api_id: &'static str,
-    domain_name: &'a str,
-    domain_prefix: &'a str,
+    domain_name: Text<'a>,
+    domain_prefix: Text<'a>,
     http: V2Http<'a>,
     request_id: &'a str,
     route_key: &'a str,
@@ -158,7 +158,7 @@ fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
     add_forwarding(&mut headers, req);
     let (body, is_base64_encoded) = body(req);
     let (time, time_epoch) = times(req.received);
-    let domain_name = domain(req);
+    let (domain_name, domain_prefix) = domain(req);
     let query_string_parameters = Pairs(
         parse_query(req.raw_query)
             .into_iter()
@@ -178,7 +178,7 @@ fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
             account_id: req.account_id,
             api_id: "local",
             domain_name,
-            domain_prefix: domain_name.split('.').next().unwrap_or_default(),
+            domain_prefix,
             http: V2Http {
                 method: req.method,
                 path: req.raw_path,
@@ -226,8 +226,8 @@ struct V1Context<'a> {
     path: String,
     protocol: &'static str,
     stage: &'a str,
-    domain_name: &'a str,
-    domain_prefix: &'a str,
+    domain_name: Text<'a>,
+    domain_prefix: Text<'a>,
     request_id: &'a str,
     extended_request_id: &'a str,
     request_time: String,
@@ -269,7 +269,7 @@ fn v1<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
     }
     let (body, is_base64_encoded) = body(req);
     let (request_time, request_time_epoch) = times(req.received);
-    let domain_name = domain(req);
+    let (domain_name, domain_prefix) = domain(req);
     let single = Pairs(
         query
             .iter()
@@ -297,7 +297,7 @@ fn v1<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
             protocol: "HTTP/1.1",
             stage: &route.stage,
             domain_name,
-            domain_prefix: domain_name.split('.').next().unwrap_or_default(),
+            domain_prefix,
             request_id: req.request_id,
             extended_request_id: req.request_id,
             request_time,
@@ -316,20 +316,34 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Text<'a> {
     headers.get(name).map(text).unwrap_or_default()
 }
 
-/// The host the client asked for, without its port.
-fn domain<'a>(req: &Request<'a>) -> &'a str {
-    let host = match req.headers.get(http::header::HOST).map(HeaderValue::to_str) {
-        Some(Ok(host)) => host,
-        _ => "",
-    };
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
+/// The host the client asked for, without its port, and its first label.
+fn domain<'a>(req: &Request<'a>) -> (Text<'a>, Text<'a>) {
+    fn name(host: &str) -> &str {
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        if host.is_empty() { "localhost" } else { host }
+    }
+    fn prefix(name: &str) -> &str {
+        name.split('.').next().unwrap_or_default()
+    }
+    match header(req.headers, "host") {
+        Cow::Borrowed(host) => {
+            let name = name(host);
+            (Cow::Borrowed(name), Cow::Borrowed(prefix(name)))
         }
-    });
-    if host.is_empty() { "localhost" } else { host }
+        Cow::Owned(host) => {
+            let name = name(&host);
+            (
+                Cow::Owned(name.to_owned()),
+                Cow::Owned(prefix(name).to_owned()),
+            )
+        }
+    }
 }
 
 /// The headers API Gateway adds for the function.

@@ -141,3 +141,19 @@ fn query_strings_decode_plus_and_percent_escapes() {
     assert_eq!(q["b"], ["€"]);
     assert_eq!(q["c"], ["%zz"]);
 }
+
+#[test]
+fn the_domain_is_the_host_without_its_port_even_beyond_ascii() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::HOST,
+        http::HeaderValue::from_bytes("bücher.example:3000".as_bytes()).unwrap(),
+    );
+    for payload in [PayloadVersion::V1, PayloadVersion::V2] {
+        let value = event(payload, &h, b"", "");
+        assert_eq!(value["requestContext"]["domainName"], "bücher.example");
+        assert_eq!(value["requestContext"]["domainPrefix"], "bücher");
+    }
+    let value = event(PayloadVersion::V2, &HeaderMap::new(), b"", "");
+    assert_eq!(value["requestContext"]["domainName"], "localhost");
+}
