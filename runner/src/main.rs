@@ -70,8 +70,9 @@ struct Args {
     /// How long a client may take to send a request's body; then 408.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     body_timeout: Duration,
-    /// How long a response may wait for a client that takes none of it; then the
-    /// connection is closed. A slow reader that keeps reading is never cut off.
+    /// How long a response write may wait for the client to take data (room in the
+    /// connection's send buffer); then the connection is closed. A client that keeps
+    /// reading starts the wait again with every write it lets through.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     write_timeout: Duration,
     /// Stop an instance after it has been idle this long (e.g. 300s, 5m, 500ms).

@@ -1,6 +1,11 @@
 //! A connection whose writes fail once they have made no progress for a while, so
 //! that a client that stops reading cannot hold its connection (and one of the
 //! runner's connection slots) forever.
+//!
+//! Progress is a write the kernel accepts: a client that keeps reading frees room in
+//! the send buffer, and each write it lets through starts the wait again. (Linux
+//! reports room once a good part of the buffer has drained, so a reader far slower
+//! than a few hundred kilobytes per limit can still be cut off.)
 
 use std::io;
 use std::pin::Pin;
@@ -10,8 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-/// `inner`, with writes bounded by `limit` without progress. A slow reader is fine:
-/// every byte taken starts the wait again.
+/// `inner`, with each write bounded by `limit` of waiting for room.
 pub struct WriteStall<S> {
     inner: S,
     limit: Duration,
@@ -86,11 +90,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStall<S> {
         self.inner.is_write_vectored()
     }
 
+    /// Passed through: a flush moves no bytes (and on TCP never waits), so it must
+    /// not count as progress.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Ready(result) => self.progressed(result),
-            Poll::Pending => self.pending(cx),
-        }
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

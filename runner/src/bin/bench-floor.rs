@@ -19,6 +19,13 @@ use anyhow::{Context as _, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// Why the run went wrong, if it did: its figures would mean nothing.
+static FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+fn fail(reason: String) {
+    FAILURE.lock().expect("lock").get_or_insert(reason);
+}
+
 /// One instance's record of its invocations.
 #[derive(Default)]
 struct Record {
@@ -80,6 +87,10 @@ async fn main() -> anyhow::Result<()> {
     let function_ticks =
         pids.iter().map(|p| cpu_ticks(&p.to_string())).sum::<u64>() - function_before;
     let own_ticks = cpu_ticks("self") - own_before;
+    // Returning drops the children, which kills them.
+    if let Some(reason) = FAILURE.lock().expect("lock").take() {
+        bail!("{reason}");
+    }
 
     let mut latencies: Vec<u64> = records
         .iter()
@@ -112,7 +123,7 @@ async fn serve(listener: TcpListener, event: Arc<[u8]>, record: Arc<Mutex<Record
 }
 
 /// Serves one connection's requests in turn: `next` gets the event at once, a result
-/// gets 202. Anything else ends the benchmark, as the figures would mean nothing.
+/// gets 202. Anything else fails the run.
 async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<Record>>) {
     let mut buffer = Vec::with_capacity(64 * 1024);
     let mut reply = Vec::with_capacity(event.len() + 512);
@@ -162,10 +173,10 @@ async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<R
                 return;
             }
         } else {
-            eprintln!(
-                "bench-floor: the function sent {line:?} (invocation {invocation}); stopping"
-            );
-            std::process::exit(1);
+            fail(format!(
+                "the function sent {line:?} (invocation {invocation})"
+            ));
+            return;
         }
     }
 }
@@ -179,8 +190,8 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(S
             let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
             let lower = head.to_ascii_lowercase();
             if lower.contains("transfer-encoding:") {
-                eprintln!("bench-floor: a chunked upload is not supported");
-                std::process::exit(1);
+                fail("the function sent a chunked upload, which the floor does not read".into());
+                return None;
             }
             let body = lower
                 .lines()
