@@ -1,21 +1,52 @@
-//! Reading a body with a size limit, as both the public side and the Runtime API do.
+//! Reading a body with a size limit, as both the public side and the Runtime API do,
+//! and the memory the public side may hold in request bodies at once.
+
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Bodies over the limit but up to this size are read and thrown away, so that the
-/// sender, still sending, gets the refusal on a healthy connection rather than a
-/// reset one. A body declared or found larger is refused without reading further,
-/// which closes the connection.
+/// A function's response over its limit but up to this size is read and thrown
+/// away, so that the function, still sending, gets the refusal on a healthy
+/// connection rather than a reset one (as on Lambda), and can poll again. A body
+/// declared or found larger is refused without reading further.
 pub const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Bodies up to this size are read without drawing on the [`Budget`]: every API
+/// call of an ordinary client, however many of them arrive at once.
+pub const FREE_BYTES: usize = 64 * 1024;
+
+/// How long a refused request's remaining body is read and thrown away after the
+/// answer, at most, and how much of it: enough for a client still sending to read
+/// the refusal before the connection closes (closing with its bytes unread would
+/// reset the connection and lose the answer), without holding any of it.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the rest of a refused request's body in the background and throws it away
+/// (see [`LINGER`] and [`DRAIN_LIMIT`]); the connection closes after it.
+pub fn linger(mut body: Incoming) {
+    tokio::spawn(async move {
+        let drain = async {
+            let mut seen = 0usize;
+            while let Some(Ok(frame)) = body.frame().await {
+                seen = seen.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+                if seen > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
+}
 
 /// How reading a body ended.
 #[derive(Debug)]
 pub enum Read {
     Complete(Bytes),
-    /// Over the limit (read to its end if it stayed within [`DRAIN_LIMIT`]).
+    /// Over the limit (read to its end if it stayed within the drain limit).
     TooLarge,
     /// The sender broke off before the end.
     Broken,
@@ -29,35 +60,100 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Whether a body announced as this long is refused without reading it.
-pub fn refused_unread(headers: &HeaderMap) -> bool {
-    declared_length(headers).is_some_and(|n| n > DRAIN_LIMIT as u64)
+/// Whether a body announced as longer than `limit` is refused without reading it.
+pub fn refused_unread(headers: &HeaderMap, limit: usize) -> bool {
+    declared_length(headers).is_some_and(|n| n > limit as u64)
 }
 
-/// Reads `body` whole if it holds at most `limit` bytes.
-pub async fn read(mut body: Incoming, limit: usize) -> Read {
+/// Memory for large request bodies, shared by every request. A body that grows past
+/// [`FREE_BYTES`] takes, at once, all it may need: twice its declared length, or
+/// twice the limit when it declares none (the event made from a body is at least as
+/// large as the body). While the budget cannot grant that, the request waits
+/// without reading, which leaves the sender's bytes in the kernel and slows the
+/// sender down. A request never holds part of what it needs while it waits for the
+/// rest, so those that hold their grant always finish.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    kib: Arc<Semaphore>,
+    total_kib: usize,
+}
+
+/// What one request holds of the [`Budget`], given back when dropped.
+#[derive(Debug, Default)]
+pub struct Lease {
+    permits: Option<OwnedSemaphorePermit>,
+}
+
+impl Budget {
+    pub fn new(bytes: usize) -> Budget {
+        let total_kib = bytes.div_ceil(1024).max(1);
+        Budget {
+            kib: Arc::new(Semaphore::new(total_kib)),
+            total_kib,
+        }
+    }
+
+    /// A grant for a body of at most `bytes`, waiting for it.
+    async fn grant(&self, bytes: usize) -> Lease {
+        let wanted = bytes.saturating_mul(2).div_ceil(1024).min(self.total_kib);
+        let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
+        Lease {
+            permits: self.kib.clone().acquire_many_owned(wanted).await.ok(),
+        }
+    }
+
+    /// What is left, in bytes (for tests and logs).
+    pub fn available(&self) -> usize {
+        self.kib.available_permits() * 1024
+    }
+}
+
+/// Reads `body` whole if it holds at most `limit` bytes. Reading stops once it is
+/// past `drain` (at least `limit`); bytes between the two are read and discarded.
+/// With a `budget`, a body past [`FREE_BYTES`] takes its memory from it (see
+/// [`Budget`]), and the returned lease holds it.
+pub async fn read(
+    body: &mut Incoming,
+    limit: usize,
+    drain: usize,
+    budget: Option<&Budget>,
+) -> (Read, Lease) {
+    let declared = hyper::body::Body::size_hint(&*body).exact();
+    let mut lease = Lease::default();
     let mut collected = BytesMut::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return if seen > limit {
+            let read = if seen > limit {
                 Read::TooLarge
             } else {
                 Read::Broken
             };
+            return (read, lease);
         };
-        if let Ok(data) = frame.into_data() {
-            seen += data.len();
-            if seen <= limit {
-                collected.extend_from_slice(&data);
-            } else if seen > DRAIN_LIMIT {
-                return Read::TooLarge;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            if seen > drain.max(limit) {
+                return (Read::TooLarge, lease);
             }
+            continue;
         }
+        if let Some(budget) = budget
+            && seen > FREE_BYTES
+            && lease.permits.is_none()
+        {
+            let most = declared.map_or(limit, |n| usize::try_from(n).unwrap_or(limit));
+            lease = budget.grant(most.min(limit)).await;
+        }
+        collected.extend_from_slice(&data);
     }
-    if seen > limit {
+    let read = if seen > limit {
         Read::TooLarge
     } else {
         Read::Complete(collected.freeze())
-    }
+    };
+    (read, lease)
 }

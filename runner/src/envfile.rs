@@ -15,20 +15,38 @@ pub enum EnvFileError {
 }
 
 /// Parses `KEY=VALUE` lines; `#` starts a comment line, `export ` is allowed, and a
-/// value may be wrapped in single or double quotes.
+/// value may be wrapped in single or double quotes. Keys are variable names.
 pub fn read(path: &Path) -> Result<Vec<(String, String)>, EnvFileError> {
+    read_with(path, is_variable_name)
+}
+
+/// Like [`read`], for a file of secrets: a key is a secret's name or ARN, anything
+/// without blanks or `=`.
+pub fn read_secrets(path: &Path) -> Result<Vec<(String, String)>, EnvFileError> {
+    read_with(path, |key| !key.contains(char::is_whitespace))
+}
+
+fn read_with(path: &Path, key_ok: fn(&str) -> bool) -> Result<Vec<(String, String)>, EnvFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| EnvFileError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&text).map_err(|line| EnvFileError::Syntax {
+    parse_with(&text, key_ok).map_err(|line| EnvFileError::Syntax {
         path: path.display().to_string(),
         line,
     })
 }
 
+fn is_variable_name(key: &str) -> bool {
+    key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The variables of `text`, or the number of the first bad line.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, usize> {
+    parse_with(text, is_variable_name)
+}
+
+fn parse_with(text: &str, key_ok: fn(&str) -> bool) -> Result<Vec<(String, String)>, usize> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -38,7 +56,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, usize> {
         let line = line.strip_prefix("export ").unwrap_or(line);
         let (key, value) = line.split_once('=').ok_or(i + 1)?;
         let key = key.trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if key.is_empty() || !key_ok(key) {
             return Err(i + 1);
         }
         let value = value.trim();

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -12,6 +13,7 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::client::Caller;
 use crate::query::parse_query;
 use crate::routes::Route;
 use crate::template::PayloadVersion;
@@ -23,23 +25,63 @@ pub struct Request<'a> {
     pub raw_query: &'a str,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
-    pub source_ip: IpAddr,
+    /// Who is calling, as the gateway tells it.
+    pub caller: &'a Caller,
+    /// The gateway's own name for itself (`requestContext.domainName`), never the
+    /// client's `Host`.
+    pub domain_name: &'a str,
     pub request_id: &'a str,
     pub received: SystemTime,
     pub account_id: &'a str,
 }
 
-/// Builds the event for `route` as the function's payload format expects it, as JSON.
+/// The event would be larger than the limit it was built under.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooLarge;
+
+/// Builds the event for `route` as the function's payload format expects it, as JSON
+/// of at most `limit` bytes.
 ///
 /// The event is written straight from the request's parts, borrowing them where it
-/// can: it is built on every request, so it avoids a JSON tree of its own.
-pub fn build(req: &Request<'_>, route: &Route, params: &BTreeMap<String, String>) -> Vec<u8> {
-    let written = match route.payload {
-        PayloadVersion::V2 => serde_json::to_vec(&v2(req, route, params)),
-        PayloadVersion::V1 => serde_json::to_vec(&v1(req, route, params)),
+/// can: it is built on every request, so it avoids a JSON tree of its own. Writing
+/// stops as soon as it passes the limit, so a body that grows when escaped (control
+/// characters take six bytes each) never grows past it in memory.
+pub fn build(
+    req: &Request<'_>,
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    limit: usize,
+) -> Result<Vec<u8>, TooLarge> {
+    let mut out = Bounded {
+        bytes: Vec::with_capacity((req.body.len() + 2048).min(limit)),
+        limit,
     };
-    // Every key is a string and every value plain data, so writing cannot fail.
-    written.expect("an event is always valid JSON")
+    let written = match route.payload {
+        PayloadVersion::V2 => serde_json::to_writer(&mut out, &v2(req, route, params)),
+        PayloadVersion::V1 => serde_json::to_writer(&mut out, &v1(req, route, params)),
+    };
+    // Every key is a string and every value plain data: only the limit can stop it.
+    written.map(|()| out.bytes).map_err(|_| TooLarge)
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Bounded {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + data.len() > self.limit {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Name/value pairs written as a JSON object, in their order (names are unique).
@@ -117,8 +159,8 @@ struct V2<'a> {
 struct V2Context<'a> {
     account_id: &'a str,
     api_id: &'static str,
-    domain_name: Text<'a>,
-    domain_prefix: Text<'a>,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
     http: V2Http<'a>,
     request_id: &'a str,
     route_key: &'a str,
@@ -140,7 +182,7 @@ struct V2Http<'a> {
 fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, String>) -> V2<'a> {
     let mut headers = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
     let mut cookies = Vec::new();
-    for name in req.headers.keys() {
+    for name in req.headers.keys().filter(|n| !is_forwarding(n.as_str())) {
         let mut values = req.headers.get_all(name).iter();
         if name == http::header::COOKIE {
             cookies.extend(values.flat_map(cookies_of));
@@ -155,10 +197,9 @@ fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
         });
         headers.0.push((name.as_str(), joined));
     }
-    add_forwarding(&mut headers, req);
+    add_gateway_headers(&mut headers, req);
     let (body, is_base64_encoded) = body(req);
     let (time, time_epoch) = times(req.received);
-    let (domain_name, domain_prefix) = domain(req);
     let query_string_parameters = Pairs(
         parse_query(req.raw_query)
             .into_iter()
@@ -177,13 +218,13 @@ fn v2<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
         request_context: V2Context {
             account_id: req.account_id,
             api_id: "local",
-            domain_name,
-            domain_prefix,
+            domain_name: req.domain_name,
+            domain_prefix: domain_prefix(req.domain_name),
             http: V2Http {
                 method: req.method,
                 path: req.raw_path,
                 protocol: "HTTP/1.1",
-                source_ip: req.source_ip,
+                source_ip: req.caller.source_ip,
                 user_agent: header(req.headers, "user-agent"),
             },
             request_id: req.request_id,
@@ -226,8 +267,8 @@ struct V1Context<'a> {
     path: String,
     protocol: &'static str,
     stage: &'a str,
-    domain_name: Text<'a>,
-    domain_prefix: Text<'a>,
+    domain_name: &'a str,
+    domain_prefix: &'a str,
     request_id: &'a str,
     extended_request_id: &'a str,
     request_time: String,
@@ -246,30 +287,20 @@ fn v1<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
     let query = parse_query(req.raw_query);
     let mut headers = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
     let mut multi = Pairs(Vec::with_capacity(req.headers.keys_len() + 2));
-    for name in req.headers.keys() {
+    for name in req.headers.keys().filter(|n| !is_forwarding(n.as_str())) {
         let values: Vec<Text<'_>> = req.headers.get_all(name).iter().map(text).collect();
         headers
             .0
             .push((name.as_str(), values.last().cloned().unwrap_or_default()));
         multi.0.push((name.as_str(), values));
     }
-    // `headers` holds the last of repeated values; the added peer extends that one.
-    add_forwarding(&mut headers, req);
-    for name in ["x-forwarded-for", "x-forwarded-proto"] {
-        let Some(value) = headers.get_mut(name).map(|v| v.clone()) else {
-            continue;
-        };
-        match multi.get_mut(name) {
-            Some(values) => {
-                values.pop();
-                values.push(value);
-            }
-            None => multi.0.push((name, vec![value])),
-        }
+    let added = headers.0.len();
+    add_gateway_headers(&mut headers, req);
+    for (name, value) in &headers.0[added..] {
+        multi.0.push((name, vec![value.clone()]));
     }
     let (body, is_base64_encoded) = body(req);
     let (request_time, request_time_epoch) = times(req.received);
-    let (domain_name, domain_prefix) = domain(req);
     let single = Pairs(
         query
             .iter()
@@ -296,14 +327,14 @@ fn v1<'a>(req: &'a Request<'a>, route: &'a Route, params: &'a BTreeMap<String, S
             path: format!("/{}{}", route.stage, req.raw_path),
             protocol: "HTTP/1.1",
             stage: &route.stage,
-            domain_name,
-            domain_prefix,
+            domain_name: req.domain_name,
+            domain_prefix: domain_prefix(req.domain_name),
             request_id: req.request_id,
             extended_request_id: req.request_id,
             request_time,
             request_time_epoch,
             identity: V1Identity {
-                source_ip: req.source_ip,
+                source_ip: req.caller.source_ip,
                 user_agent: header(req.headers, "user-agent"),
             },
         },
@@ -316,47 +347,33 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Text<'a> {
     headers.get(name).map(text).unwrap_or_default()
 }
 
-/// The host the client asked for, without its port, and its first label.
-fn domain<'a>(req: &Request<'a>) -> (Text<'a>, Text<'a>) {
-    fn name(host: &str) -> &str {
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        });
-        if host.is_empty() { "localhost" } else { host }
-    }
-    fn prefix(name: &str) -> &str {
-        name.split('.').next().unwrap_or_default()
-    }
-    match header(req.headers, "host") {
-        Cow::Borrowed(host) => {
-            let name = name(host);
-            (Cow::Borrowed(name), Cow::Borrowed(prefix(name)))
-        }
-        Cow::Owned(host) => {
-            let name = name(&host);
-            (
-                Cow::Owned(name.to_owned()),
-                Cow::Owned(prefix(name).to_owned()),
-            )
-        }
-    }
+/// The first label of the gateway's domain name (`domainPrefix`).
+fn domain_prefix(domain_name: &str) -> &str {
+    domain_name.split(['.', ':']).next().unwrap_or_default()
 }
 
-/// The headers API Gateway adds for the function.
-fn add_forwarding<'a>(headers: &mut Pairs<&'a str, Text<'a>>, req: &Request<'_>) {
-    match headers.get_mut("x-forwarded-for") {
-        Some(prior) => *prior = Cow::Owned(format!("{prior}, {}", req.source_ip)),
-        None => headers
-            .0
-            .push(("x-forwarded-for", Cow::Owned(req.source_ip.to_string()))),
+/// Headers that are the gateway's to set: a client's own are dropped.
+fn is_forwarding(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+}
+
+/// The headers API Gateway sets for the function: `X-Forwarded-*`, and `Host` when
+/// the client sent none (HTTP/1.0).
+fn add_gateway_headers<'a>(headers: &mut Pairs<&'a str, Text<'a>>, req: &Request<'a>) {
+    if headers.get_mut("host").is_none() {
+        headers.0.push(("host", Cow::Borrowed(req.domain_name)));
     }
-    if headers.get_mut("x-forwarded-proto").is_none() {
-        headers.0.push(("x-forwarded-proto", Cow::Borrowed("http")));
-    }
+    let caller = req.caller;
+    headers.0.push((
+        "x-forwarded-for",
+        Cow::Borrowed(caller.forwarded_for.as_str()),
+    ));
+    headers
+        .0
+        .push(("x-forwarded-port", Cow::Owned(caller.port.to_string())));
+    headers
+        .0
+        .push(("x-forwarded-proto", Cow::Borrowed(caller.proto)));
 }
 
 /// API Gateway's `[day]/[month]/[year]:[time] +0000` and the epoch in milliseconds.

@@ -4,6 +4,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
+use crate::client::Caller;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use http::HeaderMap;
 use serde_json::Value;
@@ -31,23 +33,63 @@ fn route(payload: PayloadVersion, method: &str, path: &str) -> Routes {
     routes
 }
 
+const DOMAIN: &str = "127.0.0.1:3000";
+
+fn caller() -> Caller {
+    Caller::of(
+        IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        3000,
+        &HeaderMap::new(),
+        &[],
+    )
+}
+
+fn build_limited(
+    payload: PayloadVersion,
+    headers: &HeaderMap,
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, TooLarge> {
+    let routes = route(payload, "POST", "/items/{id}");
+    let Lookup::Found(route, params) = routes.lookup("POST", "/items/7") else {
+        panic!("no route")
+    };
+    let caller = caller();
+    let req = Request {
+        method: "POST",
+        raw_path: "/items/7",
+        raw_query: "",
+        headers,
+        body,
+        caller: &caller,
+        domain_name: DOMAIN,
+        request_id: "req-1",
+        received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        account_id: "123456789012",
+    };
+    build(&req, route, &params, limit)
+}
+
 fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str) -> Value {
     let routes = route(payload, "POST", "/items/{id}");
     let Lookup::Found(route, params) = routes.lookup("POST", "/items/7") else {
         panic!("no route")
     };
+    let caller = caller();
     let req = Request {
         method: "POST",
         raw_path: "/items/7",
         raw_query: query,
         headers,
         body,
-        source_ip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+        caller: &caller,
+        domain_name: DOMAIN,
         request_id: "req-1",
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         account_id: "123456789012",
     };
-    serde_json::from_slice(&build(&req, route, &params)).expect("the event is JSON")
+    let bytes = build(&req, route, &params, usize::MAX).expect("no limit to pass");
+    serde_json::from_slice(&bytes).expect("the event is JSON")
 }
 
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -143,17 +185,61 @@ fn query_strings_decode_plus_and_percent_escapes() {
 }
 
 #[test]
-fn the_domain_is_the_host_without_its_port_even_beyond_ascii() {
+fn the_domain_is_the_gateways_own_whatever_the_client_calls_it() {
     let mut h = HeaderMap::new();
     h.insert(
         http::header::HOST,
-        http::HeaderValue::from_bytes("bücher.example:3000".as_bytes()).unwrap(),
+        http::HeaderValue::from_static("attacker.example:8080"),
     );
     for payload in [PayloadVersion::V1, PayloadVersion::V2] {
         let value = event(payload, &h, b"", "");
-        assert_eq!(value["requestContext"]["domainName"], "bücher.example");
-        assert_eq!(value["requestContext"]["domainPrefix"], "bücher");
+        assert_eq!(value["requestContext"]["domainName"], DOMAIN);
+        assert_eq!(value["requestContext"]["domainPrefix"], "127");
+        // The header itself reaches the function as sent.
+        assert_eq!(value["headers"]["host"], "attacker.example:8080");
     }
+    // With no Host at all (HTTP/1.0), the function gets the gateway's.
     let value = event(PayloadVersion::V2, &HeaderMap::new(), b"", "");
-    assert_eq!(value["requestContext"]["domainName"], "localhost");
+    assert_eq!(value["headers"]["host"], DOMAIN);
+}
+
+#[test]
+fn forwarding_headers_are_the_gateways_not_the_clients() {
+    let h = headers(&[
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-forwarded-proto", "1"),
+        ("x-forwarded-port", "99"),
+        ("x-forwarded-host", "evil.example"),
+    ]);
+    for payload in [PayloadVersion::V1, PayloadVersion::V2] {
+        let value = event(payload, &h, b"", "");
+        assert_eq!(value["headers"]["x-forwarded-for"], "10.1.2.3");
+        assert_eq!(value["headers"]["x-forwarded-proto"], "http");
+        assert_eq!(value["headers"]["x-forwarded-port"], "3000");
+        assert!(value["headers"].get("x-forwarded-host").is_none());
+        if payload == PayloadVersion::V1 {
+            assert_eq!(
+                value["multiValueHeaders"]["x-forwarded-for"],
+                serde_json::json!(["10.1.2.3"])
+            );
+            assert!(value["multiValueHeaders"].get("x-forwarded-host").is_none());
+        }
+    }
+}
+
+#[test]
+fn an_event_stops_growing_at_its_limit() {
+    // Control characters are escaped as six bytes each: 1 MB of them would make a
+    // 6 MB event, and building stops at the limit instead.
+    let h = headers(&[("content-type", "application/json")]);
+    let body = vec![1u8; 1_000_000];
+    for payload in [PayloadVersion::V1, PayloadVersion::V2] {
+        assert_eq!(build_limited(payload, &h, &body, 2_000_000), Err(TooLarge));
+        let whole = build_limited(payload, &h, &body, 7_000_000).unwrap();
+        assert!(whole.len() > 6_000_000 && whole.len() < 6_100_000);
+        assert_eq!(
+            build_limited(payload, &h, &body, whole.len()).map(|e| e.len()),
+            Ok(whole.len())
+        );
+    }
 }

@@ -125,6 +125,7 @@ impl Instance {
             }
         };
         let pid = child.id().unwrap_or_default();
+        channel.owner.send_replace(Some(pid));
         if let Some(out) = child.stdout.take() {
             tokio::spawn(forward(out, format!("[{}] ", runtime.name), Stream::Stdout));
         }

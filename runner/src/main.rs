@@ -8,9 +8,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use runner::binary::BuildKind;
+use runner::client::Cidr;
 use runner::instance::Runtime;
 use runner::pool::{Limits, Pool};
 use runner::routes::Routes;
+use runner::secrets::Secrets;
 use runner::server::{self, App};
 use runner::template::{self, Settings};
 use runner::{binary, envfile};
@@ -32,6 +34,16 @@ struct Args {
     /// Port to listen on; 0 picks a free one (the log line "listening on" tells which).
     #[arg(short, long, default_value_t = 3000)]
     port: u16,
+    /// The URL clients use to reach the runner, when it is not the address it listens
+    /// on (behind a proxy, say). Its host and port become the events'
+    /// `requestContext.domainName`, which is never taken from a client's Host header.
+    #[arg(long, value_name = "URL", value_parser = parse_public_url)]
+    public_url: Option<String>,
+    /// A proxy (address or CIDR block, repeatable) whose X-Forwarded-For,
+    /// X-Forwarded-Proto and X-Forwarded-Port are believed. Nobody's are by default:
+    /// the source address is the connection's peer.
+    #[arg(long, value_name = "CIDR")]
+    trusted_proxy: Vec<Cidr>,
     /// Template parameters as KEY=VALUE (also ParameterKey=K,ParameterValue=V). Taken
     /// from RUNNER_PARAMETER_OVERRIDES (space-separated) when the flag is absent, which
     /// keeps secrets out of the process list.
@@ -47,6 +59,13 @@ struct Args {
     /// template's own.
     #[arg(long, value_name = "FILE")]
     env_file: Option<PathBuf>,
+    /// A dotenv file of secret values by name (`shop/jwt-secret=…`), standing in for
+    /// Secrets Manager and Parameter Store: the template's dynamic references
+    /// (`{{resolve:secretsmanager:NAME…}}`, `{{resolve:ssm:NAME}}`) resolve from it,
+    /// for the functions that name them only. A reference it cannot resolve stops
+    /// the runner.
+    #[arg(long, value_name = "FILE")]
+    secrets_file: Option<PathBuf>,
     /// Instances per function when the template sets no ReservedConcurrentExecutions.
     #[arg(long, default_value_t = 10)]
     max_concurrency: usize,
@@ -59,10 +78,18 @@ struct Args {
     /// Client connections served at once; further ones wait to be accepted.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Client connections served at once from one address; further ones from it are
+    /// closed at once, so that one client cannot hold every connection.
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_client: usize,
     /// How long a client may take to send a request's headers (or, on an idle
     /// kept-alive connection, to start the next request) before it is disconnected.
-    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
     header_timeout: Duration,
+    /// Memory (MiB) that request bodies over 64 KiB may hold at once, all requests
+    /// together; a large upload beyond it waits for room.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    body_memory_mib: u32,
     /// How long a caller waits for a function before 504, as API Gateway's integration
     /// timeout (30 s for HTTP APIs, 29 s for REST APIs); the invocation runs on.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
@@ -140,6 +167,31 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// An `http(s)://host[:port]` URL; the domain name it gives the events.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if !runner::client::valid_host(authority) {
+        return Err(format!("{text:?} does not name a host (and port)"));
+    }
+    Ok(authority.to_owned())
+}
+
+/// The domain name of a runner listening on `address`: an address that listens
+/// everywhere is reached here through loopback.
+fn listening_domain(address: std::net::SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match address.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, address.port()).to_string()
+}
+
 fn parse_overrides(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in items.iter().flat_map(|i| i.split_whitespace()) {
@@ -197,6 +249,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => envfile::read(path)?,
         None => Vec::new(),
     };
+    let secrets = Secrets::new(match &args.secrets_file {
+        Some(path) => envfile::read_secrets(path)?,
+        None => Vec::new(),
+    });
     for (id, kind) in &template.other_resources {
         tracing::info!(resource = %id, r#type = %kind, "not a function: the runner does not provide it");
     }
@@ -249,8 +305,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
             ("AWS_DEFAULT_REGION".to_owned(), args.region.clone()),
             ("TZ".to_owned(), ":UTC".to_owned()),
         ];
-        environment.extend(spec.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (name, value) in &spec.environment {
+            let value = secrets.resolve(value).map_err(|why| {
+                anyhow::anyhow!("resource {}, variable {name}: {why}", spec.logical_id)
+            })?;
+            environment.push((name.clone(), value));
+        }
         environment.extend(shared_env.iter().cloned());
+        if let Some((name, _)) = environment
+            .iter()
+            .find(|(_, value)| runner::secrets::is_unresolved(value))
+        {
+            bail!(
+                "resource {}, variable {name}: a dynamic reference ({{{{resolve:…}}}}) is left \
+                 unresolved; a function never gets one as its value",
+                spec.logical_id
+            );
+        }
         tracing::info!(function = %spec.logical_id, binary = %binary.display(), "function ready to start on demand");
         let runtime = Runtime {
             name: spec.logical_id.clone(),
@@ -272,12 +343,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let address = listener.local_addr()?;
     tracing::info!("runner listening on http://{address}");
+    let domain_name = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| listening_domain(address));
+    tracing::info!(%domain_name, "functions see this as the API's domain name");
     let app = Arc::new(App {
         routes,
         pools,
         problem_type_base: args.problem_type_base,
         account_id: args.account_id,
+        domain_name,
+        port: address.port(),
+        trusted_proxies: args.trusted_proxy,
         max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
+        body_budget: runner::body::Budget::new(args.body_memory_mib as usize * 1024 * 1024),
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
         integration_timeout: args.integration_timeout,
@@ -312,6 +393,30 @@ mod tests {
         assert!(parse_duration("999999999999999999999h").is_err());
         assert!(parse_positive_duration("0s").is_err());
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn the_domain_name_is_the_public_url_or_the_listening_address() {
+        assert_eq!(
+            parse_public_url("https://shop.example.com/x").unwrap(),
+            "shop.example.com"
+        );
+        assert_eq!(
+            parse_public_url("http://127.0.0.1:8080").unwrap(),
+            "127.0.0.1:8080"
+        );
+        for bad in ["shop.example.com", "ftp://x", "http://a b/", "http://"] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            listening_domain("0.0.0.0:3000".parse().unwrap()),
+            "127.0.0.1:3000"
+        );
+        assert_eq!(listening_domain("[::]:3000".parse().unwrap()), "[::1]:3000");
+        assert_eq!(
+            listening_domain("192.0.2.1:80".parse().unwrap()),
+            "192.0.2.1:80"
+        );
     }
 
     #[test]

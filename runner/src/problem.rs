@@ -8,8 +8,15 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 /// Everything the runner itself can answer instead of a function.
+///
+/// What went wrong inside a function (its error type and message, an init error, a
+/// crash, a malformed response) goes to the runner's log with the request id, never
+/// into the answer: it can name types, paths and messages that are nobody else's
+/// business. See [`Problem::cause`].
 #[derive(Debug, Clone)]
 pub enum Problem {
+    /// 400: the `Host` header names nothing a gateway could serve.
+    BadHost,
     /// 404: no route matches the path.
     NotFound,
     /// 405: the path exists with these other methods.
@@ -48,6 +55,7 @@ impl Problem {
     pub fn status(&self) -> StatusCode {
         match self {
             Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::BadHost => StatusCode::BAD_REQUEST,
             Problem::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Problem::BodyBroken => StatusCode::BAD_REQUEST,
             Problem::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -66,6 +74,7 @@ impl Problem {
     fn slug_and_title(&self) -> (&'static str, &'static str) {
         match self {
             Problem::NotFound => ("not-found", "No route matches the request"),
+            Problem::BadHost => ("bad-request", "Invalid Host header"),
             Problem::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Problem::BodyBroken => ("bad-request", "Request body incomplete"),
             Problem::BodyTimeout(_) => ("request-timeout", "Request body not received in time"),
@@ -89,6 +98,9 @@ impl Problem {
     pub fn detail(&self) -> String {
         match self {
             Problem::NotFound => "No route of the template matches this method and path.".into(),
+            Problem::BadHost => "The Host header must be one host name or address, with an \
+                                 optional port."
+                .into(),
             Problem::MethodNotAllowed(allowed) => {
                 format!("This path accepts {}.", allowed.join(", "))
             }
@@ -113,19 +125,19 @@ impl Problem {
                 "Every instance of {function} stayed busy for the {} s this request waited.",
                 waited.as_secs_f32()
             ),
-            Problem::InitFailed { function, reason } => {
-                format!("{function} failed to start: {reason}")
+            Problem::InitFailed { function, .. } => {
+                format!("{function} failed to start; the runner's log has the reason.")
             }
-            Problem::Crashed { function, reason } => {
-                format!("{function} {reason} during the invocation.")
+            Problem::Crashed { function, .. } => {
+                format!("{function} stopped during the invocation; the runner's log says how.")
             }
-            Problem::FunctionError {
-                function,
-                error_type,
-            } => {
-                format!("{function} returned an error of type {error_type}.")
+            Problem::FunctionError { function, .. } => {
+                format!("{function} reported an error; the runner's log has it.")
             }
-            Problem::BadResponse { function, reason } => format!("{function}: {reason}"),
+            Problem::BadResponse { function, .. } => format!(
+                "{function} answered with something that is not a valid response; the \
+                 runner's log says what."
+            ),
             Problem::Timeout { function, timeout } => {
                 format!(
                     "{function} ran past its {}-second timeout and was stopped.",
@@ -137,6 +149,17 @@ impl Problem {
                  the invocation runs on.",
                 limit.as_secs_f32()
             ),
+        }
+    }
+
+    /// What went wrong inside the function, for the log only.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Problem::InitFailed { reason, .. }
+            | Problem::Crashed { reason, .. }
+            | Problem::BadResponse { reason, .. } => Some(reason),
+            // Logged where it arrives, with the function's message.
+            _ => None,
         }
     }
 
@@ -176,6 +199,35 @@ impl Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_went_wrong_inside_a_function_stays_out_of_the_answer() {
+        let secrets = "Box<dyn core::any::Any + Send> at /home/me/target/debug/f: expected value";
+        for problem in [
+            Problem::InitFailed {
+                function: "F".into(),
+                reason: secrets.into(),
+            },
+            Problem::Crashed {
+                function: "F".into(),
+                reason: secrets.into(),
+            },
+            Problem::FunctionError {
+                function: "F".into(),
+                error_type: secrets.into(),
+            },
+            Problem::BadResponse {
+                function: "F".into(),
+                reason: secrets.into(),
+            },
+        ] {
+            let body = String::from_utf8(problem.render("r", "urn:").body().to_vec()).unwrap();
+            assert!(!body.contains("Box<") && !body.contains("/home"), "{body}");
+            if !matches!(problem, Problem::FunctionError { .. }) {
+                assert_eq!(problem.cause(), Some(secrets));
+            }
+        }
+    }
 
     #[test]
     fn a_problem_renders_as_problem_json_with_the_request_id() {

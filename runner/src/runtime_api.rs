@@ -2,6 +2,7 @@
 //! `response`, `error` and `init/error`.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -71,6 +72,9 @@ pub struct Channel {
     jobs: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     current: Mutex<Option<Current>>,
     pub phase: watch::Sender<Phase>,
+    /// The instance's process id once it is started: only its process group may use
+    /// this Runtime API.
+    pub owner: watch::Sender<Option<u32>>,
 }
 
 impl Channel {
@@ -79,16 +83,42 @@ impl Channel {
             jobs: tokio::sync::Mutex::new(jobs),
             current: Mutex::new(None),
             phase: watch::Sender::new(Phase::Starting),
+            owner: watch::Sender::new(None),
         })
+    }
+
+    /// Whether the connection from `peer` comes from the instance (see
+    /// [`crate::peer`]). Where that cannot be told, every local process is
+    /// believed, as before.
+    async fn is_the_instance(&self, peer: SocketAddr, local: SocketAddr) -> bool {
+        let mut owner = self.owner.subscribe();
+        let started = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            owner.wait_for(Option::is_some),
+        )
+        .await;
+        let Ok(Ok(pid)) = started.map(|r| r.map(|pid| *pid)) else {
+            return false;
+        };
+        pid.is_some_and(|pid| crate::peer::held_by_group(pid, peer, local) != Some(false))
     }
 }
 
 /// Serves the Runtime API for one instance on `listener` until the task is aborted.
+/// A connection from any process other than the instance (or one it started) is
+/// closed unanswered.
 pub async fn serve(listener: TcpListener, channel: Arc<Channel>) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
     loop {
-        let (stream, _) = crate::server::accept(&listener).await;
+        let (stream, peer) = crate::server::accept(&listener).await;
         let channel = channel.clone();
         tokio::spawn(async move {
+            if !channel.is_the_instance(peer, local).await {
+                tracing::warn!(%peer, "refused a Runtime API connection from a process that is not the instance");
+                return;
+            }
             let service = service_fn(move |req| handle(channel.clone(), req));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -184,7 +214,7 @@ async fn handle(
                 // Named at once, however long the stream lasts; the rest is drained.
                 "response" if streaming => {
                     let _ = tx.send(Outcome::Streamed);
-                    let _ = body::read(req.into_body(), 0).await;
+                    let _ = body::read(&mut req.into_body(), 0, body::DRAIN_LIMIT, None).await;
                     return Ok(accepted());
                 }
                 "response" => match response_body(req).await {
@@ -269,10 +299,17 @@ async fn next(channel: &Channel) -> Response<Full<Bytes>> {
 /// [`body::DRAIN_LIMIT`]) so that the function's client gets the 413 on a healthy
 /// connection, as on Lambda, and can poll again.
 async fn response_body(req: http::Request<Incoming>) -> Result<Bytes, Outcome> {
-    if body::refused_unread(req.headers()) {
+    if body::refused_unread(req.headers(), body::DRAIN_LIMIT) {
         return Err(Outcome::TooLarge);
     }
-    match body::read(req.into_body(), MAX_RESPONSE_BYTES).await {
+    let (read, _) = body::read(
+        &mut req.into_body(),
+        MAX_RESPONSE_BYTES,
+        body::DRAIN_LIMIT,
+        None,
+    )
+    .await;
+    match read {
         body::Read::Complete(bytes) => Ok(bytes),
         body::Read::TooLarge => Err(Outcome::TooLarge),
         body::Read::Broken => Err(Outcome::Incomplete),

@@ -1,9 +1,10 @@
 //! The public HTTP side: routes each request to its function's pool, as API Gateway
 //! would, and writes one log line per invocation.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::client::{Caller, Cidr};
 use crate::pool::{Invoked, Pool, PoolError};
 use crate::problem::Problem;
 use crate::response;
@@ -35,8 +37,19 @@ pub struct App {
     pub pools: Vec<Arc<Pool>>,
     pub problem_type_base: String,
     pub account_id: String,
+    /// The gateway's name for itself, as `requestContext.domainName` tells functions:
+    /// the public URL's host, or the address the runner listens on, with its port.
+    pub domain_name: String,
+    /// The port clients reach the runner on (`X-Forwarded-Port`).
+    pub port: u16,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
     /// Client connections served at once.
     pub max_connections: usize,
+    /// Client connections served at once from one address; further ones are closed.
+    pub max_connections_per_client: usize,
+    /// Memory for large request bodies, shared by every request.
+    pub body_budget: body::Budget,
     /// How long a client may take to send a request's headers (and, on a kept-alive
     /// connection, to start its next request).
     pub header_timeout: std::time::Duration,
@@ -56,6 +69,7 @@ pub async fn serve(
 ) {
     tokio::pin!(shutdown);
     let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections.max(1)));
+    let per_client = Arc::new(PerClient::default());
     loop {
         // At the cap, stop accepting: new clients wait in the kernel's backlog.
         let slot = tokio::select! {
@@ -69,9 +83,17 @@ pub async fn serve(
             accepted = accept(&listener) => accepted,
             () = &mut shutdown => return,
         };
+        // One address may not hold every slot: past its share, its connections are
+        // closed at once, and everyone else is still served.
+        let Some(share) = per_client.enter(peer.ip(), app.max_connections_per_client) else {
+            tracing::debug!(client = %peer.ip(), "connection closed: too many from this address");
+            drop(stream);
+            continue;
+        };
         let app = app.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _share = share;
             let header_timeout = app.header_timeout;
             let stream = WriteStall::new(stream, app.write_timeout);
             let service = service_fn(move |req| handle(app.clone(), peer, req));
@@ -81,6 +103,44 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Open connections per client address.
+#[derive(Debug, Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in its address's share; given back when dropped.
+struct Share {
+    clients: Arc<PerClient>,
+    address: IpAddr,
+}
+
+impl PerClient {
+    /// A place for one more connection from `address`, unless it holds `cap` already.
+    fn enter(self: &Arc<Self>, address: IpAddr, cap: usize) -> Option<Share> {
+        let mut open = self.0.lock().expect("lock");
+        let count = open.entry(address).or_default();
+        if *count >= cap.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Share {
+            clients: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut open = self.clients.0.lock().expect("lock");
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -122,34 +182,56 @@ async fn handle(
         Lookup::MethodNotAllowed(allowed) => return problem(Problem::MethodNotAllowed(allowed)),
         Lookup::NotFound => return problem(Problem::NotFound),
     };
-    if body::refused_unread(req.headers()) {
-        return problem(Problem::PayloadTooLarge);
-    }
-    let (parts, body) = req.into_parts();
-    let body = match tokio::time::timeout(app.body_timeout, body::read(body, MAX_EVENT_BYTES)).await
+    // No API Gateway endpoint is reached with a Host it cannot serve; a function
+    // would choke on it building the request's URL.
+    let mut hosts = req.headers().get_all(http::header::HOST).iter();
+    if let Some(host) = hosts.next()
+        && (hosts.next().is_some() || !host.to_str().is_ok_and(crate::client::valid_host))
     {
-        Ok(body::Read::Complete(body)) => body,
-        Ok(body::Read::TooLarge) => return problem(Problem::PayloadTooLarge),
+        return problem(Problem::BadHost);
+    }
+    let (parts, mut body) = req.into_parts();
+    // Refused before a byte of it is read (and what is sent anyway is thrown away
+    // while the answer goes out); the connection closes after the answer.
+    if body::refused_unread(&parts.headers, MAX_EVENT_BYTES) {
+        body::linger(body);
+        return problem(Problem::PayloadTooLarge).map(close_connection);
+    }
+    let reading = body::read(
+        &mut body,
+        MAX_EVENT_BYTES,
+        MAX_EVENT_BYTES,
+        Some(&app.body_budget),
+    );
+    let (body, _lease) = match tokio::time::timeout(app.body_timeout, reading).await {
+        Ok((body::Read::Complete(read), lease)) => (read, lease),
+        Ok((body::Read::TooLarge, _)) => {
+            body::linger(body);
+            return problem(Problem::PayloadTooLarge).map(close_connection);
+        }
         // The client broke off: nobody will read this answer.
-        Ok(body::Read::Broken) => return problem(Problem::BodyBroken),
+        Ok((body::Read::Broken, _)) => return problem(Problem::BodyBroken),
         Err(_) => return problem(Problem::BodyTimeout(app.body_timeout)),
     };
     let pool = app.pools[route.function].clone();
+    let caller = Caller::of(peer.ip(), app.port, &parts.headers, &app.trusted_proxies);
     let request = event::Request {
         method: &method,
         raw_path: &raw_path,
         raw_query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
         body: &body,
-        source_ip: peer.ip(),
+        caller: &caller,
+        domain_name: &app.domain_name,
         request_id: &request_id,
         received,
         account_id: &app.account_id,
     };
-    let event = Bytes::from(event::build(&request, route, &params));
-    if event.len() > MAX_EVENT_BYTES {
-        return problem(Problem::PayloadTooLarge);
-    }
+    let event = match event::build(&request, route, &params, MAX_EVENT_BYTES) {
+        Ok(event) => Bytes::from(event),
+        Err(event::TooLarge) => return problem(Problem::PayloadTooLarge),
+    };
+    drop(body);
     let call = Call {
         app: &app,
         pool: &pool,
@@ -276,7 +358,12 @@ impl Call<'_> {
                 timeout: pool.runtime.timeout,
             }),
         };
-        let response = problem.unwrap_or_else(|p| p.render(&request_id, &app.problem_type_base));
+        let response = problem.unwrap_or_else(|p| {
+            if let Some(cause) = p.cause() {
+                tracing::warn!(function = %function, request_id = %request_id, %cause, status = p.status().as_u16(), "invocation failed");
+            }
+            p.render(&request_id, &app.problem_type_base)
+        });
         let response = finish(response, &request_id);
         let line = InvocationLog {
             function,
@@ -325,6 +412,15 @@ impl InvocationLog {
             ),
         }
     }
+}
+
+/// Asks hyper to close the connection after this response: the rest of the
+/// request's body is not going to be read.
+fn close_connection(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Adds API Gateway's request-id header and turns the body into hyper's type.

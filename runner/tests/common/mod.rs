@@ -117,6 +117,11 @@ impl Runner {
         }
     }
 
+    /// The runner's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -163,6 +168,24 @@ impl Runner {
 }
 
 impl Runner {
+    /// Checks that what went wrong (`needle`) stays out of the problem `body` and is
+    /// in the runner's log, on a line with the problem's request id.
+    pub async fn logged_not_answered(&self, body: &serde_json::Value, needle: &str) {
+        assert!(
+            !body.to_string().contains(needle),
+            "the answer shows what only the log should: {body}"
+        );
+        let id = body["requestId"].as_str().expect("a request id");
+        for _ in 0..200 {
+            let both = format!("{}{}", self.stdout(), self.stderr());
+            if both.lines().any(|l| l.contains(id) && l.contains(needle)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no log line has {id} and {needle:?}:\n{}", self.stderr());
+    }
+
     /// Kills the runner with `SIGKILL`, leaving it no chance to stop its instances.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
