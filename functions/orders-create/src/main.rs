@@ -15,10 +15,12 @@ async fn main() -> anyhow::Result<()> {
     let store = config::mongo_store_from_env().await?;
     let catalog = HttpCatalog::new(CatalogLimits::default())?;
     let products_url = config::products_api_url_from_env();
+    let limits = config::limits_from_env()?;
     let deps = CreateDeps {
         store: &store,
         catalog: &catalog,
         tokens: &tokens,
+        limits: &limits,
         products_url: products_url.as_deref(),
     };
     lambda_http::run(service_fn(|request| async {

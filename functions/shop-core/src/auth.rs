@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{Role, User, UserId};
 use crate::error::ApiError;
+use crate::store::UserStore;
 
 /// The issuer and audience every token carries and every check demands.
 pub const ISSUER: &str = "shop-users";
@@ -140,6 +141,29 @@ impl Tokens {
     }
 }
 
+/// The caller behind the request's bearer token, as the database knows them now.
+///
+/// A valid token is not enough: its user must still exist and not be disabled
+/// (else 401), and the role is the stored one, not the token's, so that a demotion
+/// takes effect on the next request whatever tokens the user still holds.
+pub async fn caller(
+    tokens: &Tokens,
+    users: &impl UserStore,
+    request: &Request,
+) -> Result<Principal, ApiError> {
+    let claimed = tokens.authenticate(request)?;
+    let user = users
+        .find_user_by_id(claimed.user_id)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username.as_str().to_string(),
+        role: user.role,
+    })
+}
+
 /// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes).
 pub async fn hash_password(password: &str) -> Result<String, ApiError> {
     let password = SecretString::from(password);
@@ -210,6 +234,7 @@ mod tests {
             email: Email::parse("alice@example.com".into()).unwrap(),
             password_hash: String::new(),
             role,
+            disabled: false,
             created_at: crate::domain::now(),
         }
     }

@@ -66,6 +66,8 @@ struct ProductPage<'a> {
 impl HttpCatalog {
     pub fn new(limits: CatalogLimits) -> Result<Self, CatalogError> {
         let client = reqwest::Client::builder()
+            // A redirect could send the lookup, and so the order's prices, anywhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .user_agent("shop-orders/1")
@@ -153,10 +155,11 @@ impl ProductCatalog for HttpCatalog {
     }
 }
 
-/// Where the product function is: `PRODUCTS_API_URL` when configured, else the
-/// API this request came through: API Gateway's domain name and stage (which
-/// the client cannot choose), or, with no gateway context at all, the `Host`
-/// header. A runner that is not API Gateway should set `PRODUCTS_API_URL`.
+/// Where the product function is: `PRODUCTS_API_URL` when configured, else the API
+/// this request came through, as API Gateway names it (`requestContext.domainName`
+/// and stage), which the client cannot choose. The `Host` header, which the client
+/// can, is never read. The lookup goes over https, except to a loopback address
+/// (a runner on this machine).
 pub fn products_base_url(configured: Option<&str>, request: &Request) -> Option<String> {
     if let Some(url) = configured.filter(|u| !u.is_empty()) {
         return Some(url.trim_end_matches('/').to_string());
@@ -166,15 +169,8 @@ pub fn products_base_url(configured: Option<&str>, request: &Request) -> Option<
         Some(RequestContext::ApiGatewayV1(c)) => (c.domain_name.clone(), c.stage.clone()),
         _ => (None, None),
     };
-    let host = domain.filter(|d| !d.is_empty()).or_else(|| {
-        request
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty())
-            .map(str::to_string)
-    })?;
-    let scheme = if is_local(&host) { "http" } else { "https" };
+    let host = domain.filter(|d| is_authority(d))?;
+    let scheme = if is_loopback(&host) { "http" } else { "https" };
     let stage = stage
         .filter(|s| !s.is_empty() && s != "$default")
         .map(|s| format!("/{s}"))
@@ -182,9 +178,26 @@ pub fn products_base_url(configured: Option<&str>, request: &Request) -> Option<
     Some(format!("{scheme}://{host}{stage}"))
 }
 
-fn is_local(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]") || name.starts_with("127.")
+/// A host name or address with an optional port, and nothing else (no user, path,
+/// query or fragment that could change where the URL points).
+fn is_authority(text: &str) -> bool {
+    !text.is_empty()
+        && text.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
+}
+
+/// Whether `host` (with or without a port) is a loopback IP address: `127.0.0.1`,
+/// `127.1.2.3`, `[::1]`. Names are not: `127.evil.example` or `localhost` may
+/// resolve anywhere.
+fn is_loopback(host: &str) -> bool {
+    let address = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    address
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -235,15 +248,87 @@ mod tests {
     }
 
     #[test]
-    fn without_a_gateway_context_the_host_header_is_used() {
+    fn without_a_gateway_context_there_is_no_address_and_host_is_never_read() {
         let request: Request = http::Request::builder()
             .uri("/orders")
             .header("host", "127.0.0.1:3000")
             .body(lambda_http::Body::Empty)
             .unwrap();
+        assert_eq!(products_base_url(None, &request), None);
+    }
+
+    fn with_domain(domain: &str) -> Request {
+        let mut request = gateway_request("POST", "/orders", &[("host", "evil.example")], None);
+        if let Some(RequestContext::ApiGatewayV2(c)) =
+            request.extensions_mut().get_mut::<RequestContext>()
+        {
+            c.domain_name = Some(domain.into());
+        }
+        request
+    }
+
+    #[test]
+    fn only_a_loopback_ip_is_reached_over_plain_http() {
+        for (domain, base) in [
+            ("127.0.0.1:3000", "http://127.0.0.1:3000"),
+            ("127.9.9.9:80", "http://127.9.9.9:80"),
+            ("[::1]:3000", "http://[::1]:3000"),
+            ("127.evil.example", "https://127.evil.example"),
+            (
+                "127.0.0.1.evil.example:80",
+                "https://127.0.0.1.evil.example:80",
+            ),
+            ("localhost:3000", "https://localhost:3000"),
+            ("shop.example.com", "https://shop.example.com"),
+        ] {
+            assert_eq!(
+                products_base_url(None, &with_domain(domain)).as_deref(),
+                Some(base),
+                "{domain}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_domain_name_that_is_not_a_bare_authority_is_not_used() {
+        for domain in [
+            "",
+            "evil.example/x",
+            "user@evil.example",
+            "a b",
+            "x?y",
+            "h#f",
+        ] {
+            assert_eq!(
+                products_base_url(None, &with_domain(domain)),
+                None,
+                "{domain}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_lookup_follows_no_redirect() {
+        use crate::testing::{Handler, TestServer};
+        let handler: Handler = std::sync::Arc::new(|_request| {
+            Box::pin(async {
+                lambda_http::Response::builder()
+                    .status(302)
+                    .header("location", "http://127.0.0.1:9/products")
+                    .body(lambda_http::Body::Empty)
+                    .unwrap()
+            })
+        });
+        let server = TestServer::start(handler).await;
+        let catalog = HttpCatalog::new(CatalogLimits::default()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let error = catalog
+            .lookup(&server.url(), &[ProductId::new()], deadline)
+            .await
+            .unwrap_err();
         assert_eq!(
-            products_base_url(None, &request).unwrap(),
-            "http://127.0.0.1:3000"
+            error,
+            CatalogError::Unavailable("answered 302 Found".into())
         );
     }
 }

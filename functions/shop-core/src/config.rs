@@ -20,6 +20,19 @@ pub enum ConfigError {
     Mongo(String),
 }
 
+/// A value that is still a CloudFormation dynamic reference (`{{resolve:…}}`) was
+/// never resolved: used as a secret, it would be a secret anyone can read in the
+/// template. The function refuses to start instead.
+fn refuse_unresolved(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.contains("{{resolve:") {
+        return Err(ConfigError::Invalid {
+            name,
+            why: "is an unresolved dynamic reference ({{resolve:…}}), not a value".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The store every function builds once per instance, from `MONGODB_URI` and
 /// `MONGODB_DATABASE`.
 pub async fn mongo_store_from_env() -> Result<MongoStore, ConfigError> {
@@ -49,6 +62,7 @@ impl MongoConfig {
         let uri = var("MONGODB_URI")
             .filter(|v| !v.is_empty())
             .ok_or(ConfigError::Missing("MONGODB_URI"))?;
+        refuse_unresolved("MONGODB_URI", &uri)?;
         let database = var("MONGODB_DATABASE")
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_DATABASE.into());
@@ -65,7 +79,9 @@ pub fn tokens_from_env() -> Result<Tokens, ConfigError> {
 }
 
 pub fn tokens_from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Tokens, ConfigError> {
-    let secret: SecretString = var("JWT_SECRET").unwrap_or_default().into();
+    let secret = var("JWT_SECRET").unwrap_or_default();
+    refuse_unresolved("JWT_SECRET", &secret)?;
+    let secret: SecretString = secret.into();
     let ttl = match var("JWT_TTL_SECONDS") {
         None => DEFAULT_TOKEN_TTL,
         Some(text) => text
@@ -79,6 +95,16 @@ pub fn tokens_from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Tokens
             })?,
     };
     Ok(Tokens::new(&secret, ttl)?)
+}
+
+/// The rate limits, from the `LIMIT_*` variables (API.md's defaults for those unset).
+pub fn limits_from_env() -> Result<crate::limits::Limits, ConfigError> {
+    crate::limits::Limits::from_lookup(|name| std::env::var(name).ok()).map_err(|why| {
+        ConfigError::Invalid {
+            name: "LIMIT_*",
+            why,
+        }
+    })
 }
 
 /// `PRODUCTS_API_URL`, where the order function prices orders; `None` when
@@ -145,6 +171,29 @@ mod tests {
             short.to_string(),
             "JWT_SECRET is 5 bytes long; it must be at least 32 bytes"
         );
+    }
+
+    #[test]
+    fn an_unresolved_dynamic_reference_is_refused_as_a_value() {
+        let reference = "{{resolve:secretsmanager:shop/jwt-secret:SecretString}}";
+        let error = tokens_from_lookup(lookup(&[("JWT_SECRET", reference)]))
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("unresolved dynamic reference"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("shop/jwt-secret"), "{error}");
+        let error =
+            MongoConfig::from_lookup(lookup(&[("MONGODB_URI", "{{resolve:secretsmanager:db}}")]))
+                .unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::Invalid {
+                name: "MONGODB_URI",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub struct User {
     pub email: Email,
     pub password_hash: String,
     pub role: Role,
+    /// Switched off by an operator: its tokens and logins are refused.
+    pub disabled: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -225,6 +227,7 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("password_hash", &"<redacted>")
             .field("role", &self.role)
+            .field("disabled", &self.disabled)
             .field("created_at", &self.created_at)
             .finish()
     }

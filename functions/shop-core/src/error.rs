@@ -43,9 +43,9 @@ pub enum ApiError {
     /// 422: an order names products that do not exist.
     #[error("some products do not exist")]
     MissingProducts(Vec<String>),
-    /// 429: too many failed logins; try again after the given time.
-    #[error("too many failed logins; try again later")]
-    TooManyAttempts(Duration),
+    /// 429: a rate limit (named by `what`) refuses the request until `wait` has passed.
+    #[error("{what}; try again later")]
+    RateLimited { what: &'static str, wait: Duration },
     /// 503: a dependency (the database, the product function) is unavailable.
     #[error("a service this request needs is unavailable")]
     Unavailable,
@@ -72,6 +72,9 @@ pub struct Problem<'a> {
 
 pub const PROBLEM_BASE: &str = "https://shop.invalid/problems/";
 
+/// Seconds a client is asked to wait after a 503 (`Retry-After`).
+pub const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
@@ -85,7 +88,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::MissingProducts(_) => 422,
-            ApiError::TooManyAttempts(_) => 429,
+            ApiError::RateLimited { .. } => 429,
             ApiError::Internal => 500,
             ApiError::Unavailable => 503,
         }
@@ -105,7 +108,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::MissingProducts(_) => ("missing-products", "Unknown products"),
-            ApiError::TooManyAttempts(_) => ("too-many-attempts", "Too many attempts"),
+            ApiError::RateLimited { .. } => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable => ("unavailable", "Service unavailable"),
             ApiError::Internal => ("internal", "Internal error"),
         }
@@ -148,10 +151,13 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidCredentials => {
                 builder = builder.header("www-authenticate", "Bearer");
             }
-            ApiError::TooManyAttempts(wait) => {
+            ApiError::RateLimited { wait, .. } => {
                 // Rounded up: a client that waits this long is let in.
                 let seconds = wait.as_millis().div_ceil(1000).max(1);
                 builder = builder.header("retry-after", seconds.to_string());
+            }
+            ApiError::Unavailable => {
+                builder = builder.header("retry-after", UNAVAILABLE_RETRY_AFTER);
             }
             _ => {}
         }
@@ -203,10 +209,25 @@ mod tests {
     }
 
     #[test]
-    fn too_many_attempts_says_when_to_retry() {
-        let response = ApiError::TooManyAttempts(Duration::from_secs(90)).into_response("r");
+    fn a_rate_limit_says_when_to_retry() {
+        let response = ApiError::RateLimited {
+            what: "too many orders",
+            wait: Duration::from_millis(89_001),
+        }
+        .into_response("r");
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()["retry-after"], "90");
+        assert_eq!(
+            body_of(&response)["detail"],
+            "too many orders; try again later"
+        );
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let response = ApiError::Unavailable.into_response("r");
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], UNAVAILABLE_RETRY_AFTER);
     }
 
     #[test]

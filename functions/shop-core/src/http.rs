@@ -1,6 +1,8 @@
 //! Request and response helpers shared by every handler: the request id, the
 //! JSON body rules (415, 413, 400), query parameters, path ids, JSON answers.
 
+use std::time::{Duration, Instant};
+
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -8,6 +10,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::ApiError;
+use crate::store::deadline;
 use crate::validation::Errors;
 
 /// Request bodies above this many bytes are refused with 413.
@@ -27,8 +30,14 @@ pub fn request_id(request: &Request) -> String {
     gateway_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Runs a handler inside a span carrying the request id, renders its error (if
-/// any) as problem+json, and logs one line with the outcome.
+/// Time kept back from the invocation's deadline for answering: database
+/// operations end this long before it.
+const ANSWER_RESERVE: Duration = Duration::from_millis(500);
+
+/// Runs a handler inside a span carrying the request id, with its database
+/// operations bounded by the invocation's deadline (see
+/// [`crate::store::deadline`]), renders its error (if any) as problem+json, and
+/// logs one line with the outcome.
 pub async fn serve<F>(request: Request, handler: impl FnOnce(Request) -> F) -> Response<Body>
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
@@ -37,15 +46,38 @@ where
     let span = tracing::info_span!("request", request_id = %request_id);
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    async move {
+    let deadline =
+        time_left(&request).map(|left| Instant::now() + left.saturating_sub(ANSWER_RESERVE));
+    let work = async move {
         let response = handler(request)
             .await
             .unwrap_or_else(|error| error.into_response(&request_id));
         tracing::info!(%method, %path, status = response.status().as_u16(), "handled");
         response
-    }
-    .instrument(span)
-    .await
+    };
+    deadline::scope(deadline, work.instrument(span)).await
+}
+
+/// What is left of the invocation (from Lambda's deadline), if it runs under a
+/// runtime that says; kept between one second and fifteen minutes.
+pub fn time_left(request: &Request) -> Option<Duration> {
+    let context = request.lambda_context_ref()?;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let left = u64::try_from(i128::from(context.deadline) - now_ms).unwrap_or(0);
+    Some(Duration::from_millis(left).clamp(Duration::from_secs(1), Duration::from_secs(900)))
+}
+
+/// The client's address, as API Gateway saw it (`requestContext` source IP); the
+/// runner, behind a proxy it trusts, takes it from `X-Forwarded-For`. Headers are
+/// never read for it: any client can write them.
+pub fn source_ip(request: &Request) -> String {
+    let ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    ip.filter(|ip| !ip.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The request's body as JSON text, after the content-type and size rules.

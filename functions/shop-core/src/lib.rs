@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod paging;

@@ -68,7 +68,7 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
         names("users").await,
         ["_id_", "email_unique", "usernameKey_unique"]
     );
-    assert_eq!(names("login_attempts").await, ["_id_", "windowEnds_ttl"]);
+    assert_eq!(names("rate_counters").await, ["_id_", "expiresAt_ttl"]);
     assert_eq!(names("products").await, ["_id_", "category_1__id_-1"]);
     assert_eq!(names("orders").await, ["_id_", "userId_1__id_-1"]);
     assert_eq!(
@@ -78,7 +78,7 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
     let ttl: Vec<Document> = db
         .store
         .database()
-        .collection::<Document>("login_attempts")
+        .collection::<Document>("rate_counters")
         .list_indexes()
         .await
         .unwrap()

@@ -25,7 +25,40 @@ on_both_stores!(
     a_key_whose_first_request_failed_can_be_retried,
     a_retry_during_the_first_request_waits_and_replays_it,
     a_key_held_by_a_request_past_its_deadline_is_taken_over,
+    orders_are_limited_per_buyer_and_replays_do_not_count,
 );
+
+async fn orders_are_limited_per_buyer_and_replays_do_not_count<S: Store>(app: &ShopApp<'_, S>) {
+    let mut limits = shop_core::limits::Limits::default();
+    limits.orders_per_user.max = 2;
+    let app = ShopApp::new(app.store).with_limits(limits);
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "1.00").await;
+    assert_eq!(
+        app.order(&buyer, &[(&pen, 1)], Some("k1")).await.status,
+        201
+    );
+    // Replays of a key are not new orders.
+    for _ in 0..3 {
+        let replay = app.order(&buyer, &[(&pen, 1)], Some("k1")).await;
+        assert_eq!(replay.status, 201);
+        assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    }
+    assert_eq!(app.order(&buyer, &[(&pen, 1)], None).await.status, 201);
+    let refused = app.order(&buyer, &[(&pen, 1)], Some("k2")).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.header("retry-after").is_some());
+    // Nothing was stored for it, and its key was given back.
+    let listed = app.get("/orders", Some(&buyer)).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+    // Another buyer has a count of their own.
+    let other = app.user_token("other", false).await;
+    assert_eq!(
+        app.order(&other, &[(&pen, 1)], Some("k2")).await.status,
+        201
+    );
+}
 
 async fn create_prices_every_line_exactly_with_one_product_lookup<S: Store>(app: &ShopApp<'_, S>) {
     let admin = app.user_token("admin", true).await;

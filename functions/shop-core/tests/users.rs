@@ -3,6 +3,7 @@
 mod common;
 
 use serde_json::json;
+use shop_core::limits::Limits;
 use shop_core::testing::{ShopApp, Stores as Store};
 
 const PASSWORD: &str = "correct horse battery";
@@ -17,11 +18,18 @@ on_both_stores!(
     register_refuses_bodies_that_are_not_json_objects,
     login_returns_a_bearer_token_for_username_or_email,
     login_gives_one_401_body_for_an_unknown_user_and_a_wrong_password,
-    login_refuses_a_name_after_five_failures_with_429_and_retry_after,
-    login_lets_no_more_than_five_parallel_guesses_through,
-    login_counts_username_and_email_as_one_account_and_forgets_on_success,
-    login_locks_out_a_name_that_has_no_account_too,
+    login_refuses_a_pair_after_ten_failures_and_the_owner_still_logs_in_elsewhere,
+    login_answers_no_more_than_ten_parallel_guesses,
+    login_counts_username_and_email_as_one_account,
+    login_limits_a_name_that_has_no_account_exactly_alike,
+    login_never_counts_a_right_password,
+    login_past_the_account_limit_refuses_only_addresses_that_failed,
+    login_attempts_are_limited_per_address,
+    registrations_are_limited_per_address,
 );
+
+const HOME: &str = "198.51.100.1";
+const ELSEWHERE: &str = "198.51.100.2";
 
 async fn register_answers_201_with_the_public_view_and_never_the_password<S: Store>(
     app: &ShopApp<'_, S>,
@@ -259,60 +267,157 @@ async fn login_gives_one_401_body_for_an_unknown_user_and_a_wrong_password<S: St
     assert_eq!(strip(wrong.body.clone()), strip(unknown.body.clone()));
 }
 
-async fn login_refuses_a_name_after_five_failures_with_429_and_retry_after<S: Store>(
+async fn login_refuses_a_pair_after_ten_failures_and_the_owner_still_logs_in_elsewhere<S: Store>(
     app: &ShopApp<'_, S>,
 ) {
     app.register("grace", "grace@example.com", PASSWORD).await;
-    for attempt in 1..=5 {
-        let response = app.login("grace", "wrong password").await;
+    for attempt in 1..=10 {
+        let response = app.login_from(HOME, "grace", "wrong password").await;
         assert_eq!(response.status, 401, "attempt {attempt}");
     }
-    // Locked now, even with the right password.
-    let locked = app.login("grace", PASSWORD).await;
-    assert_eq!(locked.status, 429, "{}", locked.text);
-    let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=15 * 60).contains(&retry), "{retry}");
-    // Another account is not affected.
+    // That pair is refused now, even with the right password…
+    let refused = app.login_from(HOME, "grace", PASSWORD).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert_eq!(
+        refused.body["type"],
+        "https://shop.invalid/problems/too-many-requests"
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=24 * 3600).contains(&retry), "{retry}");
+    // …while the owner, from another address, logs in.
+    assert_eq!(
+        app.login_from(ELSEWHERE, "grace", PASSWORD).await.status,
+        200
+    );
+    // Another account from the same address is not affected.
     app.register("heidi", "heidi@example.com", PASSWORD).await;
-    assert_eq!(app.login("heidi", PASSWORD).await.status, 200);
+    assert_eq!(app.login_from(HOME, "heidi", PASSWORD).await.status, 200);
 }
 
-async fn login_lets_no_more_than_five_parallel_guesses_through<S: Store>(app: &ShopApp<'_, S>) {
+async fn login_answers_no_more_than_ten_parallel_guesses<S: Store>(app: &ShopApp<'_, S>) {
     app.register("ivy", "ivy@example.com", PASSWORD).await;
-    let guesses = (0..10).map(|i| {
+    let guesses = (0..20).map(|i| {
         let password = format!("guess number {i}");
-        async move { app.login("ivy", &password).await.status }
+        async move { app.login_from(HOME, "ivy", &password).await.status }
     });
     let mut statuses = futures::future::join_all(guesses).await;
     statuses.sort();
-    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    // Each failure is counted atomically: the ten past the limit learn nothing.
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10..], [429; 10]);
+    // The right password from that address is refused too: told apart from a
+    // wrong one by nothing.
+    assert_eq!(app.login_from(HOME, "ivy", PASSWORD).await.status, 429);
 }
 
-async fn login_counts_username_and_email_as_one_account_and_forgets_on_success<S: Store>(
-    app: &ShopApp<'_, S>,
-) {
+async fn login_counts_username_and_email_as_one_account<S: Store>(app: &ShopApp<'_, S>) {
     app.register("jack", "jack@example.com", PASSWORD).await;
-    for login in ["jack", "JACK@example.com", "jack"] {
-        assert_eq!(app.login(login, "wrong password").await.status, 401);
-    }
-    // A success clears the count: five more failures are allowed again.
-    assert_eq!(app.login("jack@example.com", PASSWORD).await.status, 200);
-    for _ in 0..5 {
-        assert_eq!(app.login("jack", "wrong password").await.status, 401);
+    for login in ["jack", "JACK@example.com"].repeat(5) {
+        assert_eq!(
+            app.login_from(HOME, login, "wrong password").await.status,
+            401
+        );
     }
     assert_eq!(
-        app.login("jack@example.com", "wrong password").await.status,
+        app.login_from(HOME, "jack@example.com", "wrong password")
+            .await
+            .status,
         429
     );
+    assert_eq!(app.login_from(HOME, "jack", PASSWORD).await.status, 429);
 }
 
-async fn login_locks_out_a_name_that_has_no_account_too<S: Store>(app: &ShopApp<'_, S>) {
-    for _ in 0..5 {
-        assert_eq!(app.login("nobody-here", "whatever it is").await.status, 401);
+async fn login_limits_a_name_that_has_no_account_exactly_alike<S: Store>(app: &ShopApp<'_, S>) {
+    for _ in 0..10 {
+        assert_eq!(
+            app.login_from(HOME, "nobody-here", "whatever it is")
+                .await
+                .status,
+            401
+        );
     }
-    let locked = app.login("NOBODY-HERE", "whatever it is").await;
+    let refused = app.login_from(HOME, "NOBODY-HERE", "whatever it is").await;
     assert_eq!(
-        locked.status, 429,
-        "a lockout does not reveal whether the account exists"
+        refused.status, 429,
+        "a limit does not reveal whether the account exists"
     );
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(
+        app.login_from(ELSEWHERE, "nobody-here", "whatever it is")
+            .await
+            .status,
+        401
+    );
+}
+
+async fn login_never_counts_a_right_password<S: Store>(app: &ShopApp<'_, S>) {
+    app.register("kate", "kate@example.com", PASSWORD).await;
+    // Many logins at once, all right: none is refused.
+    let logins = (0..16).map(|_| async { app.login_from(HOME, "kate", PASSWORD).await.status });
+    let statuses = futures::future::join_all(logins).await;
+    assert_eq!(statuses, [200; 16]);
+    // And they left the failure count alone: nine typos are still nine 401s.
+    for _ in 0..9 {
+        assert_eq!(app.login_from(HOME, "kate", "typo").await.status, 401);
+    }
+    assert_eq!(app.login_from(HOME, "kate", PASSWORD).await.status, 200);
+}
+
+fn small_limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.login_failures_per_address.max = 3;
+    limits.login_failures_per_account.max = 5;
+    limits.logins_per_address.max = 8;
+    limits.registrations_per_address.max = 3;
+    limits
+}
+
+async fn login_past_the_account_limit_refuses_only_addresses_that_failed<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    let app = ShopApp::new(app.store).with_limits(small_limits());
+    app.register("lena", "lena@example.com", PASSWORD).await;
+    // Five failures for the account, from three addresses, none over its own 3.
+    for (address, failures) in [("10.0.0.1", 2), ("10.0.0.2", 2), ("10.0.0.3", 1)] {
+        for _ in 0..failures {
+            assert_eq!(app.login_from(address, "lena", "wrong").await.status, 401);
+        }
+    }
+    // Past the account's limit, the addresses that failed are refused…
+    for address in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+        assert_eq!(app.login_from(address, "lena", PASSWORD).await.status, 429);
+    }
+    // …and one that has not failed for it logs in.
+    assert_eq!(
+        app.login_from("10.0.0.4", "lena", PASSWORD).await.status,
+        200
+    );
+}
+
+async fn login_attempts_are_limited_per_address<S: Store>(app: &ShopApp<'_, S>) {
+    let app = ShopApp::new(app.store).with_limits(small_limits());
+    app.register("mona", "mona@example.com", PASSWORD).await;
+    for _ in 0..8 {
+        assert_eq!(app.login_from(HOME, "mona", PASSWORD).await.status, 200);
+    }
+    let refused = app.login_from(HOME, "mona", PASSWORD).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=24 * 3600).contains(&retry), "{retry}");
+    assert_eq!(
+        app.login_from(ELSEWHERE, "mona", PASSWORD).await.status,
+        200
+    );
+}
+
+async fn registrations_are_limited_per_address<S: Store>(app: &ShopApp<'_, S>) {
+    let app = ShopApp::new(app.store).with_limits(small_limits());
+    for name in ["nia", "noor", "nell"] {
+        assert_eq!(app.register_from(HOME, name).await.status, 201);
+    }
+    let refused = app.register_from(HOME, "nora").await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.header("retry-after").is_some());
+    // Nothing was stored for it, and another address still registers.
+    assert_eq!(app.register_from(ELSEWHERE, "nora").await.status, 201);
 }

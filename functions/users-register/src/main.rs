@@ -11,8 +11,9 @@ async fn main() -> anyhow::Result<()> {
     config::init_tracing();
     // Built once per instance, shared by every invocation it serves.
     let store = config::mongo_store_from_env().await?;
+    let limits = config::limits_from_env()?;
     lambda_http::run(service_fn(|request| async {
-        Ok::<_, Infallible>(users::register(&store, request).await)
+        Ok::<_, Infallible>(users::register(&store, &limits, request).await)
     }))
     .await
     .map_err(anyhow::Error::from_boxed)

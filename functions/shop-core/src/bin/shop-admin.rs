@@ -1,34 +1,63 @@
-//! The operator's command: `shop-admin promote <username|email>` makes a
-//! registered user an admin (`demote` makes them a customer again). It talks
-//! to the database named by `MONGODB_URI` / `MONGODB_DATABASE`, like the functions.
+//! The operator's command: `shop-admin promote|demote|disable|enable <username|email>`.
+//! It talks to the database named by `MONGODB_URI` / `MONGODB_DATABASE`, like the
+//! functions, and each change takes effect on the user's next request, whatever
+//! tokens they hold.
 
 use std::process::ExitCode;
 
 use shop_core::config;
-use shop_core::domain::Role;
-use shop_core::store::UserStore;
+use shop_core::domain::{Role, User};
+use shop_core::store::{MongoStore, StoreResult, UserStore};
 
-const USAGE: &str = "usage: shop-admin <promote|demote> <username|email>
+const USAGE: &str = "usage: shop-admin <promote|demote|disable|enable> <username|email>
 
   promote   make a registered user an admin
   demote    make an admin a customer again
+  disable   switch a user off: their tokens and logins are refused (401)
+  enable    switch a disabled user on again
 
 Reads MONGODB_URI (required) and MONGODB_DATABASE (default: shop).";
+
+#[derive(Clone, Copy)]
+enum Change {
+    Role(Role),
+    Disabled(bool),
+}
+
+impl Change {
+    async fn apply(self, store: &MongoStore, login: &str) -> StoreResult<Option<User>> {
+        match self {
+            Change::Role(role) => store.set_role(login, role).await,
+            Change::Disabled(disabled) => store.set_disabled(login, disabled).await,
+        }
+    }
+
+    fn outcome(self) -> &'static str {
+        match self {
+            Change::Role(Role::Admin) => "now an admin",
+            Change::Role(Role::Customer) => "now a customer",
+            Change::Disabled(true) => "disabled: their tokens and logins are refused",
+            Change::Disabled(false) => "enabled again",
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (role, login) = match args.as_slice() {
-        [command, login] if command == "promote" => (Role::Admin, login),
-        [command, login] if command == "demote" => (Role::Customer, login),
+    let (change, login) = match args.as_slice() {
+        [command, login] => match command.as_str() {
+            "promote" => (Change::Role(Role::Admin), login),
+            "demote" => (Change::Role(Role::Customer), login),
+            "disable" => (Change::Disabled(true), login),
+            "enable" => (Change::Disabled(false), login),
+            _ => return usage(),
+        },
         [flag] if flag == "-h" || flag == "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+        _ => return usage(),
     };
     let store = match config::mongo_store_from_env().await {
         Ok(store) => store,
@@ -37,13 +66,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match store.set_role(login, role).await {
+    match change.apply(&store, login).await {
         Ok(Some(user)) => {
             println!(
-                "{} ({}) is now {}; tokens issued from now on carry this role",
+                "{} ({}) is {}; this takes effect on their next request",
                 user.username.as_str(),
                 user.id,
-                role.as_str()
+                change.outcome()
             );
             ExitCode::SUCCESS
         }
@@ -56,4 +85,9 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
 }

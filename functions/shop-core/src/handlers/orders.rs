@@ -2,16 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 
-use crate::auth::{Principal, Tokens};
+use crate::auth::{Principal, Tokens, caller};
 use crate::catalog::{ProductCatalog, products_base_url};
 use crate::domain::{OrderId, UserId, now};
 use crate::error::ApiError;
-use crate::http::{Query, created, json, json_body, path_param, serve};
+use crate::http::{Query, created, json, json_body, path_param, serve, time_left};
+use crate::limits::Limits;
 use crate::order::{Order, OrderRequest, OrderStatus, price_lines};
 use crate::paging::{Page, PageParams};
-use crate::store::{Claim, KeyClaim, OrderStore};
+use crate::store::{Claim, Counters, KeyClaim, OrderStore, UserStore};
 use crate::validation::Errors;
 
 /// The longest the product lookup may take, all attempts together; less when
@@ -31,6 +32,7 @@ pub struct CreateDeps<'a, S, C> {
     pub store: &'a S,
     pub catalog: &'a C,
     pub tokens: &'a Tokens,
+    pub limits: &'a Limits,
     /// `PRODUCTS_API_URL`; when `None` the URL comes from the request.
     pub products_url: Option<&'a str>,
 }
@@ -47,15 +49,6 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
         errors.finish_request()?;
     }
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
-}
-
-/// What is left of the invocation (from Lambda's deadline), if it runs under a
-/// runtime that says; kept between one second and fifteen minutes.
-fn time_left(request: &Request) -> Option<Duration> {
-    let context = request.lambda_context_ref()?;
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let left = u64::try_from(i128::from(context.deadline) - now_ms).unwrap_or(0);
-    Some(Duration::from_millis(left).clamp(Duration::from_secs(1), Duration::from_secs(900)))
 }
 
 /// When the product lookup must be done: inside the invocation's own deadline,
@@ -132,12 +125,30 @@ async fn settle_failure(store: &impl OrderStore, claim: &KeyClaim) -> Option<Ord
     }
 }
 
-pub async fn create<S: OrderStore, C: ProductCatalog>(
+/// Counts a new order (not a replay) against its buyer's limit.
+async fn count_order(
+    store: &impl Counters,
+    limits: &Limits,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let limit = limits.orders_per_user;
+    let name = format!("orders:{}", principal.user_id);
+    let counted = store.bump(&name, limit.window, now(), 1).await?;
+    match counted.over(limit) {
+        Some(wait) => Err(ApiError::RateLimited {
+            what: "too many orders",
+            wait,
+        }),
+        None => Ok(()),
+    }
+}
+
+pub async fn create<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
     deps: &CreateDeps<'_, S, C>,
     request: Request,
 ) -> Response<Body> {
     serve(request, |request| async move {
-        let principal = deps.tokens.authenticate(&request)?;
+        let principal = caller(deps.tokens, deps.store, &request).await?;
         let order_request = OrderRequest::parse(json_body(&request)?)?;
         let key = idempotency_key(&request)?;
         let claim = key.map(|key| {
@@ -157,8 +168,11 @@ pub async fn create<S: OrderStore, C: ProductCatalog>(
         {
             return Ok(response);
         }
-        let mut outcome =
-            place_order(deps, &request, &principal, &order_request, claim.as_ref()).await;
+        let counted = count_order(deps.store, deps.limits, &principal).await;
+        let mut outcome = match counted {
+            Ok(()) => place_order(deps, &request, &principal, &order_request, claim.as_ref()).await,
+            Err(refused) => Err(refused),
+        };
         if let (Err(_), Some(claim)) = (&outcome, &claim)
             && let Some(order) = settle_failure(deps.store, claim).await
         {
@@ -207,9 +221,13 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
     Ok(order)
 }
 
-pub async fn list(store: &impl OrderStore, tokens: &Tokens, request: Request) -> Response<Body> {
+pub async fn list(
+    store: &(impl OrderStore + UserStore),
+    tokens: &Tokens,
+    request: Request,
+) -> Response<Body> {
     serve(request, |request| async move {
-        let principal = tokens.authenticate(&request)?;
+        let principal = caller(tokens, store, &request).await?;
         let query = Query::of(&request);
         let mut errors = Errors::default();
         query.deny_unknown(&["limit", "cursor", "userId"], &mut errors);
@@ -236,9 +254,13 @@ pub async fn list(store: &impl OrderStore, tokens: &Tokens, request: Request) ->
     .await
 }
 
-pub async fn get(store: &impl OrderStore, tokens: &Tokens, request: Request) -> Response<Body> {
+pub async fn get(
+    store: &(impl OrderStore + UserStore),
+    tokens: &Tokens,
+    request: Request,
+) -> Response<Body> {
     serve(request, |request| async move {
-        let principal = tokens.authenticate(&request)?;
+        let principal = caller(tokens, store, &request).await?;
         let id = OrderId::parse(&path_param(&request, "id")).map_err(|_| ApiError::NotFound)?;
         // Another buyer's order is as invisible as one that does not exist.
         let order = store
@@ -255,6 +277,7 @@ pub async fn get(store: &impl OrderStore, tokens: &Tokens, request: Request) -> 
 mod deadline_tests {
     use super::*;
     use crate::testing::gateway_request;
+    use lambda_http::RequestExt;
 
     fn with_deadline_in(millis: i64) -> Request {
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;

@@ -2,13 +2,13 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::Tokens;
+use crate::auth::{Tokens, caller};
 use crate::domain::{Category, Description, Product, ProductId, ProductName, now};
 use crate::error::ApiError;
 use crate::http::{Query, created, json, json_body, path_param, serve};
 use crate::money::Money;
 use crate::paging::{MAX_LIMIT, Page, PageParams};
-use crate::store::{ProductFilter, ProductStore};
+use crate::store::{ProductFilter, ProductStore, UserStore};
 use crate::validation::{Errors, Object, string};
 
 /// At most this many ids in one `?ids=` filter.
@@ -37,12 +37,12 @@ fn parse_new_product(body: &str) -> Result<Product, ApiError> {
 }
 
 pub async fn create(
-    store: &impl ProductStore,
+    store: &(impl ProductStore + UserStore),
     tokens: &Tokens,
     request: Request,
 ) -> Response<Body> {
     serve(request, |request| async move {
-        let principal = tokens.authenticate(&request)?;
+        let principal = caller(tokens, store, &request).await?;
         if !principal.is_admin() {
             return Err(ApiError::Forbidden);
         }

@@ -3,13 +3,16 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::time::Duration;
+
 use time::OffsetDateTime;
 
 use super::{
-    AttemptCount, Claim, KeyClaim, LOGIN_WINDOW, LoginThrottle, OrderStore, ProductFilter,
-    ProductStore, StoreError, StoreResult, UserStore,
+    Claim, Counters, KeyClaim, OrderStore, ProductFilter, ProductStore, StoreError, StoreResult,
+    UserStore,
 };
 use crate::domain::{OrderId, Product, ProductId, Role, User, UserId};
+use crate::limits::{Count, window};
 use crate::order::Order;
 use crate::paging::PageParams;
 
@@ -17,7 +20,7 @@ use crate::paging::PageParams;
 pub struct MemoryStore {
     users: Mutex<Vec<User>>,
     products: Mutex<Vec<Product>>,
-    attempts: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
+    counters: Mutex<HashMap<String, u64>>,
     orders: Mutex<Vec<Order>>,
     keys: Mutex<Vec<KeyClaim>>,
     /// When set, every operation fails as an unreachable database would.
@@ -85,36 +88,70 @@ impl UserStore for MemoryStore {
             .cloned())
     }
 
+    async fn find_user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.check_online()?;
+        let users = self.users.lock().unwrap();
+        Ok(users.iter().find(|u| u.id == id).cloned())
+    }
+
     async fn set_role(&self, login: &str, role: Role) -> StoreResult<Option<User>> {
+        self.update_user(login, |user| user.role = role)
+    }
+
+    async fn set_disabled(&self, login: &str, disabled: bool) -> StoreResult<Option<User>> {
+        self.update_user(login, |user| user.disabled = disabled)
+    }
+}
+
+impl MemoryStore {
+    fn update_user(
+        &self,
+        login: &str,
+        change: impl FnOnce(&mut User),
+    ) -> StoreResult<Option<User>> {
         self.check_online()?;
         let mut users = self.users.lock().unwrap();
         let found = users.iter_mut().find(|u| Self::matches_login(u, login));
         Ok(found.map(|user| {
-            user.role = role;
+            change(user);
             user.clone()
         }))
     }
-}
 
-impl LoginThrottle for MemoryStore {
-    async fn count_attempt(&self, key: &str, now: OffsetDateTime) -> StoreResult<AttemptCount> {
+    fn count(
+        &self,
+        name: &str,
+        length: Duration,
+        now: OffsetDateTime,
+        by: u64,
+    ) -> StoreResult<Count> {
         self.check_online()?;
-        let mut attempts = self.attempts.lock().unwrap();
-        let entry = attempts.entry(key.to_string()).or_insert((0, now));
-        if entry.1 <= now {
-            *entry = (0, now + LOGIN_WINDOW);
-        }
-        entry.0 += 1;
-        Ok(AttemptCount {
-            attempts: entry.0,
-            window_ends: entry.1,
+        let (start, end) = window(now, length);
+        let mut counters = self.counters.lock().unwrap();
+        let value = counters.entry(format!("{name}@{start}")).or_default();
+        *value += by;
+        Ok(Count {
+            value: *value,
+            wait: Duration::try_from(end - now)
+                .unwrap_or_default()
+                .max(Duration::from_secs(1)),
         })
     }
+}
 
-    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
-        self.check_online()?;
-        self.attempts.lock().unwrap().remove(key);
-        Ok(())
+impl Counters for MemoryStore {
+    async fn bump(
+        &self,
+        name: &str,
+        length: Duration,
+        now: OffsetDateTime,
+        by: u64,
+    ) -> StoreResult<Count> {
+        self.count(name, length, now, by)
+    }
+
+    async fn peek(&self, name: &str, length: Duration, now: OffsetDateTime) -> StoreResult<Count> {
+        self.count(name, length, now, 0)
     }
 }
 

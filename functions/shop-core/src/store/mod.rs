@@ -8,9 +8,11 @@ use time::OffsetDateTime;
 
 use crate::domain::{Category, OrderId, Product, ProductId, Role, User, UserId};
 use crate::error::ApiError;
+use crate::limits::Count;
 use crate::order::Order;
 use crate::paging::PageParams;
 
+pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod mongo;
@@ -21,11 +23,6 @@ mod mongo_users;
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryStore;
 pub use mongo::MongoStore;
-
-/// After this many login attempts for one account inside [`LOGIN_WINDOW`]
-/// without a success, further attempts are refused with 429 until it ends.
-pub const MAX_FAILED_LOGINS: u32 = 5;
-pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,47 +66,46 @@ pub trait UserStore: Send + Sync {
     /// by email.
     fn find_user(&self, login: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
 
+    /// Finds a user by id (a token's subject).
+    fn find_user_by_id(&self, id: UserId)
+    -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
     /// Sets the role of the user found as [`UserStore::find_user`] finds one.
     fn set_role(
         &self,
         login: &str,
         role: Role,
     ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
-}
 
-/// Counts login attempts per account (or per name with no account), in MongoDB
-/// so that every instance of the login function sees the same count.
-pub trait LoginThrottle: Send + Sync {
-    /// Counts one more attempt for `key` in its current window, starting a new
-    /// window when none is open. Atomic: parallel attempts each get their own
-    /// number, so no more than [`MAX_FAILED_LOGINS`] of them pass.
-    fn count_attempt(
+    /// Disables (or enables again) the user found as [`UserStore::find_user`] finds one.
+    fn set_disabled(
         &self,
-        key: &str,
+        login: &str,
+        disabled: bool,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+}
+
+/// Counters in fixed windows ([`crate::limits::window`]), for the rate limits. In
+/// MongoDB, so that every instance of every function sees the same counts; each
+/// change is one atomic write.
+pub trait Counters: Send + Sync {
+    /// Adds `by` to counter `name` in the window of length `window` that holds
+    /// `now`, starting it at zero, and returns the count after.
+    fn bump(
+        &self,
+        name: &str,
+        window: Duration,
         now: OffsetDateTime,
-    ) -> impl Future<Output = StoreResult<AttemptCount>> + Send;
+        by: u64,
+    ) -> impl Future<Output = StoreResult<Count>> + Send;
 
-    /// Forgets the attempts of `key` (after a successful login).
-    fn clear_attempts(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
-}
-
-/// Where an account stands in its current window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttemptCount {
-    /// This attempt's number in the window, from 1.
-    pub attempts: u32,
-    pub window_ends: OffsetDateTime,
-}
-
-impl AttemptCount {
-    /// How long to wait, when this attempt is past the limit.
-    pub fn lockout(&self, now: OffsetDateTime) -> Option<Duration> {
-        (self.attempts > MAX_FAILED_LOGINS).then(|| {
-            (self.window_ends - now)
-                .try_into()
-                .unwrap_or(Duration::from_secs(1))
-        })
-    }
+    /// Counter `name`'s value in that window, without changing it.
+    fn peek(
+        &self,
+        name: &str,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Count>> + Send;
 }
 
 /// Which products a listing selects.

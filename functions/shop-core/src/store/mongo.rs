@@ -1,23 +1,31 @@
 //! The MongoDB adapter. Only standard server features are used (unique and TTL
 //! indexes, `$in`, sort/limit), so any MongoDB 7+ or Atlas cluster works.
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use mongodb::bson::{self, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::options::{
+    ClientOptions, IndexOptions, ReadPreference, SelectionCriteria, WriteConcern,
+};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
+use super::deadline::{bounded, mark_failed};
 use super::{StoreError, StoreResult};
 use crate::paging::PageParams;
 
+/// The longest the driver looks for a server, or waits to connect to one, before
+/// the operation fails (and the request gets 503).
+pub const SELECTION_LIMIT: Duration = Duration::from_secs(2);
+
 pub(crate) const USERS: &str = "users";
-pub(crate) const LOGIN_ATTEMPTS: &str = "login_attempts";
+pub(crate) const RATE_COUNTERS: &str = "rate_counters";
 pub(crate) const PRODUCTS: &str = "products";
 pub(crate) const ORDERS: &str = "orders";
 pub(crate) const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
@@ -30,19 +38,18 @@ pub struct MongoStore {
 }
 
 impl MongoStore {
-    /// Builds the client (no I/O yet: the driver connects on first use). A server
-    /// that cannot be found within a few seconds surfaces as 503, not a hang.
+    /// Builds the client (no I/O yet: the driver connects on first use).
+    ///
+    /// Whatever the URI says, a server that cannot be found or connected to within
+    /// [`SELECTION_LIMIT`] is a 503, writes are acknowledged by a majority
+    /// (`w: majority`, journaled) and reads go to the primary: a URI's `w=0` or
+    /// `readPreference=secondary` could otherwise acknowledge an order that is then
+    /// lost, or read a stale one. Each override is logged.
     pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
         let mut options = ClientOptions::parse(uri)
             .await
             .map_err(|e| StoreError::Unavailable(format!("MONGODB_URI is not usable: {e}")))?;
-        options
-            .server_selection_timeout
-            .get_or_insert(Duration::from_secs(5));
-        options
-            .connect_timeout
-            .get_or_insert(Duration::from_secs(5));
-        options.app_name.get_or_insert_with(|| "shop".into());
+        pin_safety(&mut options);
         let client = Client::with_options(options).map_err(unavailable)?;
         Ok(Self::new(client.database(database)))
     }
@@ -65,17 +72,82 @@ impl MongoStore {
         self.indexes
             .get_or_try_init(|| async {
                 for (collection, models) in index_plan() {
-                    self.db
+                    run(self
+                        .db
                         .collection::<Document>(collection)
-                        .create_indexes(models)
-                        .await
-                        .map_err(unavailable)?;
+                        .create_indexes(models))
+                    .await?;
                 }
                 Ok(())
             })
             .await
             .map(|_| ())
     }
+}
+
+/// The time limits, write concern and read preference the shop relies on, over
+/// whatever the connection string asked for.
+fn pin_safety(options: &mut ClientOptions) {
+    for (name, limit) in [
+        (
+            "serverSelectionTimeoutMS",
+            &mut options.server_selection_timeout,
+        ),
+        ("connectTimeoutMS", &mut options.connect_timeout),
+    ] {
+        match limit {
+            Some(asked) if *asked <= SELECTION_LIMIT => {}
+            Some(asked) => {
+                tracing::warn!(
+                    option = name,
+                    asked_ms = asked.as_millis() as u64,
+                    used_ms = SELECTION_LIMIT.as_millis() as u64,
+                    "MONGODB_URI asks for a longer time limit than the shop allows"
+                );
+                *limit = Some(SELECTION_LIMIT);
+            }
+            None => *limit = Some(SELECTION_LIMIT),
+        }
+    }
+    let majority = WriteConcern::builder()
+        .w(mongodb::options::Acknowledgment::Majority)
+        .journal(true)
+        .build();
+    if options
+        .write_concern
+        .as_ref()
+        .is_some_and(|w| *w != majority)
+    {
+        tracing::warn!("MONGODB_URI sets a write concern; the shop writes with w=majority, j=true");
+    }
+    options.write_concern = Some(majority);
+    let primary = SelectionCriteria::ReadPreference(ReadPreference::Primary);
+    if options.selection_criteria.as_ref().is_some_and(|c| {
+        !matches!(
+            c,
+            SelectionCriteria::ReadPreference(ReadPreference::Primary)
+        )
+    }) {
+        tracing::warn!("MONGODB_URI sets a read preference; the shop reads from the primary");
+    }
+    options.selection_criteria = Some(primary);
+    options.app_name.get_or_insert_with(|| "shop".into());
+}
+
+/// Runs one driver operation under the request's deadline (see
+/// [`super::deadline`]); any failure is [`StoreError::Unavailable`].
+pub(crate) async fn run<T>(
+    operation: impl IntoFuture<Output = mongodb::error::Result<T>>,
+) -> StoreResult<T> {
+    bounded(operation.into_future()).await?.map_err(unavailable)
+}
+
+/// Like [`run`], keeping the driver's error for a caller that tells a duplicate key
+/// from other failures (and passes the others to [`unavailable`]).
+pub(crate) async fn attempt<T>(
+    operation: impl IntoFuture<Output = mongodb::error::Result<T>>,
+) -> StoreResult<mongodb::error::Result<T>> {
+    bounded(operation.into_future()).await
 }
 
 fn unique(keys: Document, name: &str) -> IndexModel {
@@ -108,14 +180,10 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
                 unique(doc! {"email": 1}, "email_unique"),
             ],
         ),
-        // A window's document goes once the window has ended.
+        // A window's counter goes once the window has ended.
         (
-            LOGIN_ATTEMPTS,
-            vec![ttl(
-                doc! {"windowEnds": 1},
-                Duration::ZERO,
-                "windowEnds_ttl",
-            )],
+            RATE_COUNTERS,
+            vec![ttl(doc! {"expiresAt": 1}, Duration::ZERO, "expiresAt_ttl")],
         ),
         (PRODUCTS, vec![plain(doc! {"category": 1, "_id": -1})]),
         (ORDERS, vec![plain(doc! {"userId": 1, "_id": -1})]),
@@ -154,19 +222,22 @@ where
             }
         }
     }
-    let docs: Vec<D> = collection
-        .find(query)
-        .sort(doc! {"_id": -1})
-        .limit(page.fetch() as i64)
-        .await
-        .map_err(unavailable)?
-        .try_collect()
-        .await
-        .map_err(unavailable)?;
+    let find = async {
+        collection
+            .find(query)
+            .sort(doc! {"_id": -1})
+            .limit(page.fetch() as i64)
+            .await?
+            .try_collect::<Vec<D>>()
+            .await
+    };
+    let docs = run(find).await?;
     docs.into_iter().map(T::try_from).collect()
 }
 
+/// A driver error as a store error; the request's later operations then fail fast.
 pub(crate) fn unavailable(error: mongodb::error::Error) -> StoreError {
+    mark_failed();
     StoreError::Unavailable(error.to_string())
 }
 

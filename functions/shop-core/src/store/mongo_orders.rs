@@ -6,7 +6,7 @@ use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
 use super::mongo::{
-    IDEMPOTENCY_KEYS, ORDERS, find_page, is_duplicate_key, to_bson_time, unavailable,
+    IDEMPOTENCY_KEYS, ORDERS, attempt, find_page, is_duplicate_key, run, to_bson_time, unavailable,
 };
 use super::{Claim, KeyClaim, MongoStore, OrderStore, StoreError, StoreResult};
 use crate::domain::{OrderId, ProductId, UserId};
@@ -139,18 +139,13 @@ impl MongoStore {
 impl OrderStore for MongoStore {
     async fn insert_order(&self, order: &Order) -> StoreResult<()> {
         self.ensure_indexes().await?;
-        self.orders()
-            .insert_one(OrderDoc::from(order))
-            .await
-            .map_err(unavailable)?;
+        run(self.orders().insert_one(OrderDoc::from(order))).await?;
         Ok(())
     }
 
     async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
-        self.orders()
-            .find_one(doc! {"_id": id.object_id()})
-            .await
-            .map_err(unavailable)?
+        run(self.orders().find_one(doc! {"_id": id.object_id()}))
+            .await?
             .map(Order::try_from)
             .transpose()
     }
@@ -174,15 +169,11 @@ impl OrderStore for MongoStore {
         // A claim can vanish between our failed insert and the read (released
         // by a failed first request, or expired); then try again.
         for _ in 0..3 {
-            match self
-                .idempotency_keys()
-                .insert_one(KeyDoc::from(claim))
-                .await
-            {
+            match attempt(self.idempotency_keys().insert_one(KeyDoc::from(claim))).await? {
                 Ok(_) => return Ok(Claim::Won),
                 Err(e) if is_duplicate_key(&e) => {
-                    let existing = self.idempotency_keys().find_one(filter.clone()).await;
-                    if let Some(doc) = existing.map_err(unavailable)? {
+                    let existing = run(self.idempotency_keys().find_one(filter.clone())).await?;
+                    if let Some(doc) = existing {
                         return Ok(Claim::Taken(doc.into()));
                     }
                 }
@@ -200,10 +191,7 @@ impl OrderStore for MongoStore {
             "key": &claim.key,
             "orderId": claim.order_id.object_id(),
         };
-        self.idempotency_keys()
-            .delete_one(filter)
-            .await
-            .map_err(unavailable)?;
+        run(self.idempotency_keys().delete_one(filter)).await?;
         Ok(())
     }
 }

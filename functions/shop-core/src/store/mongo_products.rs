@@ -5,7 +5,7 @@ use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
 
-use super::mongo::{PRODUCTS, find_page, to_bson_time, unavailable};
+use super::mongo::{PRODUCTS, find_page, run, to_bson_time};
 use super::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult};
 use crate::domain::{Category, Description, Product, ProductId, ProductName};
 use crate::money::Money;
@@ -64,18 +64,13 @@ impl TryFrom<ProductDoc> for Product {
 impl ProductStore for MongoStore {
     async fn insert_product(&self, product: &Product) -> StoreResult<()> {
         self.ensure_indexes().await?;
-        self.products()
-            .insert_one(ProductDoc::from(product))
-            .await
-            .map_err(unavailable)?;
+        run(self.products().insert_one(ProductDoc::from(product))).await?;
         Ok(())
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-        self.products()
-            .find_one(doc! {"_id": id.object_id()})
-            .await
-            .map_err(unavailable)?
+        run(self.products().find_one(doc! {"_id": id.object_id()}))
+            .await?
             .map(Product::try_from)
             .transpose()
     }

@@ -1,4 +1,6 @@
-//! Users and login attempts in MongoDB.
+//! Users and rate-limit counters in MongoDB.
+
+use std::time::Duration;
 
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
@@ -7,19 +9,31 @@ use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::mongo::{LOGIN_ATTEMPTS, USERS, is_duplicate_key, to_bson_time, unavailable};
-use super::{
-    AttemptCount, LOGIN_WINDOW, LoginThrottle, MongoStore, StoreError, StoreResult, UserStore,
+use super::mongo::{
+    RATE_COUNTERS, USERS, attempt, is_duplicate_key, run, to_bson_time, unavailable,
 };
-use crate::domain::{Email, Role, User, Username};
+use super::{Counters, MongoStore, StoreError, StoreResult, UserStore};
+use crate::domain::{Email, Role, User, UserId, Username};
+use crate::limits::{Count, window};
 
 impl MongoStore {
     fn users(&self) -> Collection<UserDoc> {
         self.database().collection(USERS)
     }
 
-    fn login_attempts(&self) -> Collection<Document> {
-        self.database().collection(LOGIN_ATTEMPTS)
+    fn counters(&self) -> Collection<Document> {
+        self.database().collection(RATE_COUNTERS)
+    }
+
+    /// Sets fields of the user `login` finds, returning the user as it is after.
+    async fn update_user(&self, login: &str, set: Document) -> StoreResult<Option<User>> {
+        run(self
+            .users()
+            .find_one_and_update(login_filter(login), doc! {"$set": set})
+            .return_document(ReturnDocument::After))
+        .await?
+        .map(User::try_from)
+        .transpose()
     }
 }
 
@@ -43,6 +57,9 @@ struct UserDoc {
     email: String,
     password_hash: String,
     role: Role,
+    /// Absent on users stored before accounts could be disabled.
+    #[serde(default)]
+    disabled: bool,
     created_at: bson::DateTime,
 }
 
@@ -55,6 +72,7 @@ impl From<&User> for UserDoc {
             email: user.email.as_str().to_string(),
             password_hash: user.password_hash.clone(),
             role: user.role,
+            disabled: user.disabled,
             created_at: to_bson_time(user.created_at),
         }
     }
@@ -72,6 +90,7 @@ impl TryFrom<UserDoc> for User {
             email: Email::parse(doc.email.clone()).map_err(|e| corrupt("email", e))?,
             password_hash: doc.password_hash,
             role: doc.role,
+            disabled: doc.disabled,
             created_at: doc.created_at.to_time_0_3(),
         })
     }
@@ -81,15 +100,14 @@ impl UserStore for MongoStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         self.ensure_indexes().await?;
         let doc = UserDoc::from(user);
-        match self.users().insert_one(&doc).await {
+        match attempt(self.users().insert_one(&doc)).await? {
             Ok(_) => Ok(()),
             Err(e) if is_duplicate_key(&e) => {
                 // Which unique index fired: ask rather than parse the server's message.
-                let taken = self
+                let taken = run(self
                     .users()
-                    .find_one(doc! {"usernameKey": &doc.username_key})
-                    .await
-                    .map_err(unavailable)?;
+                    .find_one(doc! {"usernameKey": &doc.username_key}))
+                .await?;
                 Err(StoreError::Duplicate(if taken.is_some() {
                     "username"
                 } else {
@@ -102,84 +120,95 @@ impl UserStore for MongoStore {
 
     async fn find_user(&self, login: &str) -> StoreResult<Option<User>> {
         self.ensure_indexes().await?;
-        let found = self
-            .users()
-            .find_one(login_filter(login))
-            .await
-            .map_err(unavailable)?;
-        found.map(User::try_from).transpose()
+        run(self.users().find_one(login_filter(login)))
+            .await?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    async fn find_user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        run(self.users().find_one(doc! {"_id": id.object_id()}))
+            .await?
+            .map(User::try_from)
+            .transpose()
     }
 
     async fn set_role(&self, login: &str, role: Role) -> StoreResult<Option<User>> {
         let role = bson::to_bson(&role).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.users()
-            .find_one_and_update(login_filter(login), doc! {"$set": {"role": role}})
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(unavailable)?
-            .map(User::try_from)
-            .transpose()
+        self.update_user(login, doc! {"role": role}).await
+    }
+
+    async fn set_disabled(&self, login: &str, disabled: bool) -> StoreResult<Option<User>> {
+        self.update_user(login, doc! {"disabled": disabled}).await
     }
 }
 
-impl LoginThrottle for MongoStore {
-    async fn count_attempt(&self, key: &str, now: OffsetDateTime) -> StoreResult<AttemptCount> {
+/// The time from `now` to `end`, at least a second (for `Retry-After`).
+fn until(now: OffsetDateTime, end: OffsetDateTime) -> Duration {
+    Duration::try_from(end - now)
+        .unwrap_or_default()
+        .max(Duration::from_secs(1))
+}
+
+impl Counters for MongoStore {
+    async fn bump(
+        &self,
+        name: &str,
+        length: Duration,
+        now: OffsetDateTime,
+        by: u64,
+    ) -> StoreResult<Count> {
         self.ensure_indexes().await?;
-        let counted = |doc: Document| -> StoreResult<AttemptCount> {
-            let corrupt = |e: bson::document::ValueAccessError| StoreError::Corrupt(e.to_string());
-            Ok(AttemptCount {
-                attempts: u32::try_from(doc.get_i64("attempts").map_err(corrupt)?)
-                    .unwrap_or(u32::MAX),
-                window_ends: doc
-                    .get_datetime("windowEnds")
-                    .map_err(corrupt)?
-                    .to_time_0_3(),
-            })
+        let (start, end) = window(now, length);
+        let id = format!("{name}@{start}");
+        let by = i64::try_from(by).unwrap_or(i64::MAX);
+        let counted_now = |value| Count {
+            value,
+            wait: until(now, end),
         };
-        let fresh = AttemptCount {
-            attempts: 1,
-            window_ends: now + LOGIN_WINDOW,
-        };
-        let fresh_doc = doc! {"attempts": 1_i64, "windowEnds": to_bson_time(fresh.window_ends)};
-        // Each step is one atomic write; a lost race sends us round again.
+        // Each step is one atomic write: add to the counter if it exists, else
+        // create it; two first counts racing to create it collide on its id, and the
+        // loser adds to the winner's. (No upsert: the steps say plainly what
+        // happened, whatever the server does with racing upserts.)
         for _ in 0..3 {
-            let open = doc! {"_id": key, "windowEnds": {"$gt": to_bson_time(now)}};
-            let incremented = self
-                .login_attempts()
-                .find_one_and_update(open, doc! {"$inc": {"attempts": 1_i64}})
-                .return_document(ReturnDocument::After)
-                .await
-                .map_err(unavailable)?;
-            if let Some(doc) = incremented {
-                return counted(doc);
+            let added = run(self
+                .counters()
+                .find_one_and_update(doc! {"_id": &id}, doc! {"$inc": {"count": by}})
+                .return_document(ReturnDocument::After))
+            .await?;
+            if let Some(doc) = added {
+                return Ok(counted_now(counted(&doc)?));
             }
-            let expired = doc! {"_id": key, "windowEnds": {"$lte": to_bson_time(now)}};
-            let restarted = self
-                .login_attempts()
-                .update_one(expired, doc! {"$set": fresh_doc.clone()})
-                .await
-                .map_err(unavailable)?;
-            if restarted.modified_count == 1 {
-                return Ok(fresh);
-            }
-            let mut first = fresh_doc.clone();
-            first.insert("_id", key);
-            match self.login_attempts().insert_one(first).await {
-                Ok(_) => return Ok(fresh),
+            let first = doc! {"_id": &id, "count": by, "expiresAt": to_bson_time(end)};
+            match attempt(self.counters().insert_one(first)).await? {
+                Ok(_) => return Ok(counted_now(u64::try_from(by).unwrap_or(0))),
                 Err(e) if is_duplicate_key(&e) => continue,
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(StoreError::Unavailable(
-            "a login window kept changing hands".into(),
-        ))
+        Err(StoreError::Unavailable(format!(
+            "counter {id} kept changing hands"
+        )))
     }
 
-    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
-        self.login_attempts()
-            .delete_one(doc! {"_id": key})
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+    async fn peek(&self, name: &str, length: Duration, now: OffsetDateTime) -> StoreResult<Count> {
+        let (start, end) = window(now, length);
+        let found = run(self
+            .counters()
+            .find_one(doc! {"_id": format!("{name}@{start}")}))
+        .await?;
+        Ok(Count {
+            value: found.as_ref().map(counted).transpose()?.unwrap_or(0),
+            wait: until(now, end),
+        })
     }
+}
+
+fn counted(doc: &Document) -> StoreResult<u64> {
+    let value = match doc.get("count") {
+        Some(bson::Bson::Int64(n)) => *n,
+        Some(bson::Bson::Int32(n)) => i64::from(*n),
+        _ => return Err(StoreError::Corrupt("a counter has no count".into())),
+    };
+    Ok(u64::try_from(value).unwrap_or(0))
 }

@@ -7,22 +7,42 @@ use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 
 use super::catalog::{FakeCatalog, StoreCatalog};
-use super::{Stores, TestResponse, bearer, gateway_request, json_headers};
+use super::{Stores, TestResponse, bearer, gateway_event, json_headers};
 use crate::auth::Tokens;
 use crate::catalog::{CatalogLimits, HttpCatalog};
 use crate::domain::Role;
 use crate::handlers::orders::CreateDeps;
 use crate::handlers::{orders, products, users};
+use crate::limits::Limits;
 
 /// The API of the user and product handlers, called as API Gateway would call
 /// them, with one method per endpoint.
 pub struct ShopApp<'a, S> {
     pub store: &'a S,
     pub tokens: Tokens,
+    pub limits: Limits,
     /// The product function as the order function sees it, when no real one runs.
     pub catalog: FakeCatalog,
     /// A real product function over HTTP, when the test started one.
     http_catalog: Option<(HttpCatalog, String)>,
+}
+
+/// `limits` with every window a day long. Windows are aligned to the clock, so a
+/// test that counts across a window's end would see its count start again; with
+/// day-long windows no test of a few seconds does. (The windows themselves are
+/// tested in `limits`.)
+fn day_long_windows(mut limits: Limits) -> Limits {
+    let day = Duration::from_secs(24 * 3600);
+    for limit in [
+        &mut limits.login_failures_per_address,
+        &mut limits.login_failures_per_account,
+        &mut limits.logins_per_address,
+        &mut limits.registrations_per_address,
+        &mut limits.orders_per_user,
+    ] {
+        limit.window = day;
+    }
+    limits
 }
 
 /// A secret for tests only.
@@ -35,9 +55,16 @@ impl<'a, S: Stores> ShopApp<'a, S> {
         Self {
             store,
             tokens,
+            limits: day_long_windows(Limits::default()),
             catalog: FakeCatalog::default(),
             http_catalog: None,
         }
+    }
+
+    /// The same handlers under other rate limits (their windows a day long).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = day_long_windows(limits);
+        self
     }
 
     /// Orders are priced by calling the product function at `base_url` over HTTP.
@@ -54,6 +81,7 @@ impl<'a, S: Stores> ShopApp<'a, S> {
                     store: self.store,
                     catalog,
                     tokens: &self.tokens,
+                    limits: &self.limits,
                     products_url: Some(url),
                 };
                 orders::create(&deps, request).await
@@ -67,6 +95,7 @@ impl<'a, S: Stores> ShopApp<'a, S> {
                     store: self.store,
                     catalog: &catalog,
                     tokens: &self.tokens,
+                    limits: &self.limits,
                     products_url: None,
                 };
                 orders::create(&deps, request).await
@@ -82,11 +111,30 @@ impl<'a, S: Stores> ShopApp<'a, S> {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> TestResponse {
-        let request = gateway_request(method, target, headers, body);
+        self.call_from(None, method, target, headers, body).await
+    }
+
+    /// Like [`ShopApp::call`], from the client address `source_ip` (API Gateway's
+    /// `requestContext` source IP) when one is given.
+    pub async fn call_from(
+        &self,
+        source_ip: Option<&str>,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> TestResponse {
+        let mut event = gateway_event(method, target, headers, body);
+        if let Some(ip) = source_ip {
+            event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        }
+        let request = lambda_http::request::from_str(&event.to_string()).expect("the event parses");
         let path = target.split('?').next().unwrap_or_default();
         let response = match (method, path) {
-            ("POST", "/users/register") => users::register(self.store, request).await,
-            ("POST", "/users/login") => users::login(self.store, &self.tokens, request).await,
+            ("POST", "/users/register") => users::register(self.store, &self.limits, request).await,
+            ("POST", "/users/login") => {
+                users::login(self.store, &self.tokens, &self.limits, request).await
+            }
             ("POST", "/products") => products::create(self.store, &self.tokens, request).await,
             ("GET", "/products") => products::list(self.store, request).await,
             ("GET", p) if p.starts_with("/products/") => products::get(self.store, request).await,
@@ -121,6 +169,39 @@ impl<'a, S: Stores> ShopApp<'a, S> {
     pub async fn login(&self, username: &str, password: &str) -> TestResponse {
         let body = json!({"username": username, "password": password});
         self.post("/users/login", None, &body).await
+    }
+
+    /// A login from the client address `source_ip`.
+    pub async fn login_from(
+        &self,
+        source_ip: &str,
+        username: &str,
+        password: &str,
+    ) -> TestResponse {
+        let body = json!({"username": username, "password": password}).to_string();
+        self.call_from(
+            Some(source_ip),
+            "POST",
+            "/users/login",
+            &json_headers(&[]),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// A registration from the client address `source_ip`.
+    pub async fn register_from(&self, source_ip: &str, username: &str) -> TestResponse {
+        let email = format!("{username}@example.com");
+        let body =
+            json!({"username": username, "email": email, "password": "correct horse battery"});
+        self.call_from(
+            Some(source_ip),
+            "POST",
+            "/users/register",
+            &json_headers(&[]),
+            Some(&body.to_string()),
+        )
+        .await
     }
 
     /// Registers a user (promoted to admin if asked) and returns a fresh token.

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use crate::handlers::products;
-use crate::store::{LoginThrottle, OrderStore, ProductStore, UserStore};
+use crate::store::{Counters, OrderStore, ProductStore, UserStore};
 
 mod app;
 mod catalog;
@@ -17,8 +17,8 @@ pub use catalog::{CatalogMode, FakeCatalog};
 pub use http_server::{Handler, TestServer};
 
 /// Every storage trait at once: what a whole shop needs.
-pub trait Stores: UserStore + LoginThrottle + ProductStore + OrderStore {}
-impl<T: UserStore + LoginThrottle + ProductStore + OrderStore> Stores for T {}
+pub trait Stores: UserStore + Counters + ProductStore + OrderStore {}
+impl<T: UserStore + Counters + ProductStore + OrderStore> Stores for T {}
 
 const EVENT_FIXTURE: &str = include_str!("../../tests/fixtures/apigw-v2-request.json");
 
