@@ -26,8 +26,13 @@ pub const FREE_BYTES: usize = 64 * 1024;
 const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads the rest of a refused request's body in the background and throws it away
-/// (see [`LINGER`] and [`DRAIN_LIMIT`]); the connection closes after it.
-pub fn linger(mut body: Incoming) {
+/// (see [`LINGER`] and [`DRAIN_LIMIT`]); the connection closes after it. A client
+/// that asked `Expect: 100-continue` has sent nothing yet and is told to send
+/// nothing: reading would invite the body.
+pub fn linger(mut body: Incoming, headers: &HeaderMap) {
+    if headers.contains_key(http::header::EXPECT) {
+        return;
+    }
     tokio::spawn(async move {
         let drain = async {
             let mut seen = 0usize;
@@ -66,9 +71,10 @@ pub fn refused_unread(headers: &HeaderMap, limit: usize) -> bool {
 }
 
 /// Memory for large request bodies, shared by every request. A body that grows past
-/// [`FREE_BYTES`] takes, at once, all it may need: twice its declared length, or
-/// twice the limit when it declares none (the event made from a body is at least as
-/// large as the body). While the budget cannot grant that, the request waits
+/// [`FREE_BYTES`] takes, at once, all it may need: its declared length (the limit
+/// when it declares none) plus the limit, for the event made from it, which can be
+/// up to six times the body (escaped control characters) but is cut off at the
+/// limit. While the budget cannot grant that, the request waits
 /// without reading, which leaves the sender's bytes in the kernel and slows the
 /// sender down. A request never holds part of what it needs while it waits for the
 /// rest, so those that hold their grant always finish.
@@ -93,9 +99,13 @@ impl Budget {
         }
     }
 
-    /// A grant for a body of at most `bytes`, waiting for it.
-    async fn grant(&self, bytes: usize) -> Lease {
-        let wanted = bytes.saturating_mul(2).div_ceil(1024).min(self.total_kib);
+    /// A grant for a body of at most `bytes` and an event of at most `event`,
+    /// waiting for it.
+    async fn grant(&self, bytes: usize, event: usize) -> Lease {
+        let wanted = bytes
+            .saturating_add(event)
+            .div_ceil(1024)
+            .min(self.total_kib);
         let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
         Lease {
             permits: self.kib.clone().acquire_many_owned(wanted).await.ok(),
@@ -146,7 +156,11 @@ pub async fn read(
             && lease.permits.is_none()
         {
             let most = declared.map_or(limit, |n| usize::try_from(n).unwrap_or(limit));
-            lease = budget.grant(most.min(limit)).await;
+            let most = most.min(limit);
+            lease = budget.grant(most, limit).await;
+            // Room for all of it at once: growing by doubling would hold more
+            // than the grant.
+            collected.reserve(most.saturating_sub(collected.len()));
         }
         collected.extend_from_slice(&data);
     }

@@ -104,14 +104,11 @@ impl Caller {
         // the peer; read from the right while each hop is trusted.
         let mut hops: Vec<IpAddr> = Vec::new();
         for value in headers.get_all("x-forwarded-for") {
-            let Ok(value) = value.to_str() else {
-                return direct;
-            };
-            for hop in value.split(',') {
-                match hop.trim().parse::<IpAddr>() {
-                    Ok(ip) => hops.push(canonical(ip)),
+            for hop in String::from_utf8_lossy(value.as_bytes()).split(',') {
+                match parse_hop(hop) {
+                    Some(ip) => hops.push(canonical(ip)),
                     // An unreadable hop ends what can be believed: keep what follows.
-                    Err(_) => hops.clear(),
+                    None => hops.clear(),
                 }
             }
         }
@@ -144,6 +141,16 @@ impl Caller {
                 .unwrap_or(port),
         }
     }
+}
+
+/// One hop of `X-Forwarded-For`: an address, also written with a port
+/// (`192.0.2.1:4711`, `[2001:db8::1]:4711`), as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
 /// Whether a `Host` header names something a gateway could serve: a DNS name
@@ -275,6 +282,15 @@ mod tests {
         assert_eq!(caller.forwarded_for, "203.0.113.9, 10.1.1.1, 10.0.0.2");
         assert_eq!(caller.proto, "https");
         assert_eq!(caller.port, 443);
+        // Hops with ports are read; an unreadable hop (here not UTF-8) ends what is
+        // believed, so what the proxy itself saw still counts.
+        let mut ported = HeaderMap::new();
+        ported.append(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"203.0.113.9:4711, \xff, [2001:db8::1]:80").unwrap(),
+        );
+        let caller = Caller::of(ip("10.0.0.2"), 3000, &ported, &trusted);
+        assert_eq!(caller.source_ip, ip("2001:db8::1"));
         // Nonsense from the proxy falls back to what the runner knows.
         let odd = headers(&[
             ("x-forwarded-for", "garbage"),

@@ -72,8 +72,15 @@ struct Bounded {
 
 impl Write for Bounded {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + data.len() > self.limit {
+        let needed = self.bytes.len() + data.len();
+        if needed > self.limit {
             return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        // Growing by doubling, but never past the limit: memory held stays within
+        // what the body budget granted.
+        if needed > self.bytes.capacity() {
+            let target = (self.bytes.capacity() * 2).clamp(needed, self.limit);
+            self.bytes.reserve_exact(target - self.bytes.len());
         }
         self.bytes.extend_from_slice(data);
         Ok(data.len())

@@ -4,26 +4,33 @@
 //! could connect to and take invocations from. The runner serves a connection only
 //! when the connecting socket belongs to the instance it started: the kernel lists
 //! the socket's inode in `/proc/net/tcp`, and the instance (or a process of its
-//! group) holds a descriptor naming that inode.
+//! group) holds a descriptor naming that inode, and the socket is the runner's
+//! user's. Where `/proc` cannot be read on Linux, no connection is believed.
 
 use std::net::SocketAddr;
 
 /// Whether the TCP connection from `peer` to `local` is held by a process of the
 /// process group that `leader` leads. `None` when this cannot be told here (no
-/// `/proc`, as on macOS).
+/// `/proc`, as on macOS). It reads `/proc`: call it where blocking is allowed.
 pub(crate) fn held_by_group(leader: u32, peer: SocketAddr, local: SocketAddr) -> Option<bool> {
     if !cfg!(target_os = "linux") {
         return None;
     }
+    Some(linux_held_by_group(leader, peer, local).unwrap_or(false))
+}
+
+fn linux_held_by_group(leader: u32, peer: SocketAddr, local: SocketAddr) -> Option<bool> {
     let table = match peer {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
     };
     let listing = std::fs::read_to_string(table).ok()?;
-    let Some(inode) = socket_inode(&listing, peer, local) else {
+    let socket = socket_of(&listing, peer, local)?;
+    // Another user's process is never the instance, whatever else it holds.
+    if socket.uid != own_uid()? {
         return Some(false);
-    };
-    let name = format!("socket:[{inode}]");
+    }
+    let name = format!("socket:[{}]", socket.inode);
     if holds(leader, &name) {
         return Some(true);
     }
@@ -35,15 +42,34 @@ pub(crate) fn held_by_group(leader: u32, peer: SocketAddr, local: SocketAddr) ->
     Some(members.into_iter().any(|pid| holds(pid, &name)))
 }
 
-/// The inode of the socket whose local end is `peer` and remote end `local`, from a
+/// The user this process runs as: the owner of its `/proc` entry.
+fn own_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// A socket as `/proc/net/tcp{,6}` lists it.
+#[derive(Debug, PartialEq)]
+struct Socket {
+    uid: u32,
+    inode: u64,
+}
+
+/// The socket whose local end is `peer` and remote end `local`, from a
 /// `/proc/net/tcp{,6}` listing.
-fn socket_inode(listing: &str, peer: SocketAddr, local: SocketAddr) -> Option<u64> {
+fn socket_of(listing: &str, peer: SocketAddr, local: SocketAddr) -> Option<Socket> {
     let (from, to) = (hex_address(peer), hex_address(local));
     listing.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let matches =
             fields.get(1)?.eq_ignore_ascii_case(&from) && fields.get(2)?.eq_ignore_ascii_case(&to);
-        matches.then(|| fields.get(9)?.parse().ok()).flatten()
+        if !matches {
+            return None;
+        }
+        Some(Socket {
+            uid: fields.get(7)?.parse().ok()?,
+            inode: fields.get(9)?.parse().ok()?,
+        })
     })
 }
 
@@ -99,12 +125,13 @@ mod tests {
             me,
             &format!(
                 "socket:[{}]",
-                socket_inode(
+                socket_of(
                     &std::fs::read_to_string("/proc/net/tcp").unwrap(),
                     peer,
                     local
                 )
                 .unwrap()
+                .inode
             )
         ));
         assert_eq!(held_by_group(group, peer, local), Some(true));
@@ -130,5 +157,25 @@ mod tests {
             "7F000001:1F90"
         };
         assert_eq!(hex_address(v4), expected);
+    }
+
+    #[test]
+    fn a_listing_gives_the_socket_owner_and_inode() {
+        let peer: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        let listing = format!(
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+             0: {} {} 01 00000000:00000000 00:00000000 00000000  1001        0 4242 1 0000000000000000 20 4 30 10 -1\n",
+            hex_address(peer),
+            hex_address(local)
+        );
+        assert_eq!(
+            socket_of(&listing, peer, local),
+            Some(Socket {
+                uid: 1001,
+                inode: 4242
+            })
+        );
+        assert_eq!(socket_of(&listing, local, peer), None);
     }
 }

@@ -17,6 +17,8 @@ use serde_json::json;
 pub enum Problem {
     /// 400: the `Host` header names nothing a gateway could serve.
     BadHost,
+    /// 400: the request target is not a path (`OPTIONS *`).
+    BadTarget,
     /// 404: no route matches the path.
     NotFound,
     /// 405: the path exists with these other methods.
@@ -55,7 +57,7 @@ impl Problem {
     pub fn status(&self) -> StatusCode {
         match self {
             Problem::NotFound => StatusCode::NOT_FOUND,
-            Problem::BadHost => StatusCode::BAD_REQUEST,
+            Problem::BadHost | Problem::BadTarget => StatusCode::BAD_REQUEST,
             Problem::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Problem::BodyBroken => StatusCode::BAD_REQUEST,
             Problem::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -75,6 +77,7 @@ impl Problem {
         match self {
             Problem::NotFound => ("not-found", "No route matches the request"),
             Problem::BadHost => ("bad-request", "Invalid Host header"),
+            Problem::BadTarget => ("bad-request", "Invalid request target"),
             Problem::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
             Problem::BodyBroken => ("bad-request", "Request body incomplete"),
             Problem::BodyTimeout(_) => ("request-timeout", "Request body not received in time"),
@@ -101,6 +104,7 @@ impl Problem {
             Problem::BadHost => "The Host header must be one host name or address, with an \
                                  optional port."
                 .into(),
+            Problem::BadTarget => "The request target must be a path starting with /.".into(),
             Problem::MethodNotAllowed(allowed) => {
                 format!("This path accepts {}.", allowed.join(", "))
             }

@@ -88,8 +88,8 @@ impl Channel {
     }
 
     /// Whether the connection from `peer` comes from the instance (see
-    /// [`crate::peer`]). Where that cannot be told, every local process is
-    /// believed, as before.
+    /// [`crate::peer`]). Where that cannot be told (no `/proc`: not Linux),
+    /// every local process is believed.
     async fn is_the_instance(&self, peer: SocketAddr, local: SocketAddr) -> bool {
         let mut owner = self.owner.subscribe();
         let started = tokio::time::timeout(
@@ -100,7 +100,13 @@ impl Channel {
         let Ok(Ok(pid)) = started.map(|r| r.map(|pid| *pid)) else {
             return false;
         };
-        pid.is_some_and(|pid| crate::peer::held_by_group(pid, peer, local) != Some(false))
+        let Some(pid) = pid else {
+            return false;
+        };
+        // Reading /proc blocks: keep it off the threads serving requests.
+        let held =
+            tokio::task::spawn_blocking(move || crate::peer::held_by_group(pid, peer, local)).await;
+        matches!(held, Ok(None | Some(true)))
     }
 }
 

@@ -85,7 +85,13 @@ pub async fn serve(
         };
         // One address may not hold every slot: past its share, its connections are
         // closed at once, and everyone else is still served.
-        let Some(share) = per_client.enter(peer.ip(), app.max_connections_per_client) else {
+        // A trusted proxy carries everyone's connections: it is not one client.
+        let cap = if app.trusted_proxies.iter().any(|p| p.contains(peer.ip())) {
+            usize::MAX
+        } else {
+            app.max_connections_per_client
+        };
+        let Some(share) = per_client.enter(client_block(peer.ip()), cap) else {
             tracing::debug!(client = %peer.ip(), "connection closed: too many from this address");
             drop(stream);
             continue;
@@ -103,6 +109,19 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// The block one client is counted by: an IPv4 address, or an IPv6 address's /64
+/// (one subscriber's block, in which it could take a fresh address for every
+/// connection).
+fn client_block(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+        v4 => v4,
     }
 }
 
@@ -177,6 +196,12 @@ async fn handle(
     };
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
+    // An asterisk-form target (`OPTIONS * HTTP/1.1`) names no resource: API
+    // Gateway never hands one to a function, and a function could not build a
+    // URL from it.
+    if !raw_path.starts_with('/') {
+        return problem(Problem::BadTarget);
+    }
     let (route, params) = match app.routes.lookup(&method, &raw_path) {
         Lookup::Found(route, params) => (route, params),
         Lookup::MethodNotAllowed(allowed) => return problem(Problem::MethodNotAllowed(allowed)),
@@ -194,7 +219,7 @@ async fn handle(
     // Refused before a byte of it is read (and what is sent anyway is thrown away
     // while the answer goes out); the connection closes after the answer.
     if body::refused_unread(&parts.headers, MAX_EVENT_BYTES) {
-        body::linger(body);
+        body::linger(body, &parts.headers);
         return problem(Problem::PayloadTooLarge).map(close_connection);
     }
     let reading = body::read(
@@ -206,7 +231,7 @@ async fn handle(
     let (body, _lease) = match tokio::time::timeout(app.body_timeout, reading).await {
         Ok((body::Read::Complete(read), lease)) => (read, lease),
         Ok((body::Read::TooLarge, _)) => {
-            body::linger(body);
+            body::linger(body, &parts.headers);
             return problem(Problem::PayloadTooLarge).map(close_connection);
         }
         // The client broke off: nobody will read this answer.

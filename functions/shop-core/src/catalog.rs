@@ -45,7 +45,7 @@ impl Default for CatalogLimits {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_millis(1500),
         }
     }
 }
@@ -69,7 +69,9 @@ impl HttpCatalog {
             // A redirect could send the lookup, and so the order's prices, anywhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
+            // Shorter than a server's idle timeout (the runner's is 10 s), so an idle
+            // connection is dropped here before the server closes it under a request.
+            .pool_idle_timeout(Duration::from_secs(5))
             .user_agent("shop-orders/1")
             .build()
             .map_err(|e| CatalogError::Unavailable(e.to_string()))?;

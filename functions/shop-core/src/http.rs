@@ -67,17 +67,38 @@ pub fn time_left(request: &Request) -> Option<Duration> {
     Some(Duration::from_millis(left).clamp(Duration::from_secs(1), Duration::from_secs(900)))
 }
 
-/// The client's address, as API Gateway saw it (`requestContext` source IP); the
-/// runner, behind a proxy it trusts, takes it from `X-Forwarded-For`. Headers are
-/// never read for it: any client can write them.
+/// The client's address as the rate limits count it: API Gateway's `requestContext`
+/// source IP (the runner, behind a proxy it trusts, takes it from
+/// `X-Forwarded-For`; headers are never read for it, any client can write them).
+/// An IPv6 client is counted by its /64, the block one subscriber gets: counted
+/// by the whole address, it could take a fresh one for every request.
 pub fn source_ip(request: &Request) -> String {
     let ip = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
         Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
         _ => None,
     };
-    ip.filter(|ip| !ip.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    match ip.as_deref().map(str::parse::<std::net::IpAddr>) {
+        Some(Ok(address)) => client_block(address),
+        _ => ip
+            .filter(|ip| !ip.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// An IPv4 address as itself (also when written IPv4-mapped), an IPv6 one as its
+/// /64.
+fn client_block(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        v4 => v4.to_string(),
+    }
 }
 
 /// The request's body as JSON text, after the content-type and size rules.
@@ -263,6 +284,16 @@ mod tests {
         };
         let fields: Vec<_> = list.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "colour"]);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_block() {
+        let block = |text: &str| client_block(text.parse().unwrap());
+        assert_eq!(block("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(block("2001:db8:1:2:bbbb::9"), block("2001:db8:1:2:aaaa::1"));
+        assert_ne!(block("2001:db8:1:3::1"), block("2001:db8:1:2::1"));
+        assert_eq!(block("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(block("203.0.113.7"), "203.0.113.7");
     }
 
     #[test]

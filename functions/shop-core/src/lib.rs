@@ -6,6 +6,8 @@ pub mod catalog;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod handlers;
 pub mod http;
 pub mod limits;

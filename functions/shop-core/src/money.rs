@@ -32,12 +32,11 @@ impl Money {
 
     /// Parses decimal text (`19.99`, `20`, `1e3`) exactly.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let parsed = if text.contains(['e', 'E']) {
-            Decimal::from_scientific(text)
-        } else {
-            Decimal::from_str_exact(text)
+        let parsed = match text.split_once(['e', 'E']) {
+            Some((digits, exponent)) => exact_scientific(digits, exponent),
+            None => Decimal::from_str_exact(text).ok(),
         };
-        let value = parsed.map_err(|_| {
+        let value = parsed.ok_or_else(|| {
             format!("must be a number from 0 to {MAX_MONEY} with at most 2 decimal places")
         })?;
         if text.starts_with('-') && !value.is_zero() {
@@ -88,6 +87,32 @@ impl Money {
     pub fn as_decimal(self) -> Decimal {
         self.0
     }
+}
+
+/// `digits` × 10^`exponent`, exactly, or `None` when that is not a decimal of at
+/// most 28 places (a value with more digits than that is refused, never rounded:
+/// `19.9900000000000000000000000000001e0` is not 19.99).
+fn exact_scientific(digits: &str, exponent: &str) -> Option<Decimal> {
+    let digits = Decimal::from_str_exact(digits).ok()?;
+    if digits.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    let exponent: i64 = exponent.parse().ok()?;
+    let mut mantissa = digits.mantissa();
+    let mut scale = i64::from(digits.scale()).checked_sub(exponent)?;
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    // Any other value this far from 1 is not money; the bound keeps the loop short.
+    if !(-40..=28).contains(&scale) {
+        return None;
+    }
+    while scale < 0 {
+        mantissa = mantissa.checked_mul(10)?;
+        scale += 1;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, u32::try_from(scale).ok()?).ok()
 }
 
 impl fmt::Display for Money {
@@ -179,6 +204,21 @@ mod tests {
         );
         assert_eq!(money("1999E-2").to_string(), "19.99");
         assert!(Money::parse("1e-3").is_err());
+        assert_eq!(money("1.5e+2").to_string(), "150.00");
+        assert_eq!(money("0e999").to_string(), "0.00");
+        assert_eq!(money("-0.0e5").to_string(), "0.00");
+        // 10^27 × 10^-29: a long mantissa that still makes a cent.
+        assert_eq!(
+            money("1000000000000000000000000000e-29").to_string(),
+            "0.01"
+        );
+        // Digits past what a decimal holds are refused, never rounded away.
+        for text in [
+            "19.9900000000000000000000000000001e0",
+            "1e99999999999999999999",
+        ] {
+            assert!(Money::parse(text).is_err(), "{text}");
+        }
     }
 
     #[test]

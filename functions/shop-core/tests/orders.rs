@@ -25,6 +25,8 @@ on_both_stores!(
     a_key_whose_first_request_failed_can_be_retried,
     a_retry_during_the_first_request_waits_and_replays_it,
     a_key_held_by_a_request_past_its_deadline_is_taken_over,
+    a_key_taken_over_is_not_given_back_when_the_retry_fails,
+    a_retry_gives_up_waiting_in_time_to_answer_409,
     orders_are_limited_per_buyer_and_replays_do_not_count,
 );
 
@@ -489,7 +491,11 @@ async fn a_key_held_by_a_request_past_its_deadline_is_taken_over<S: Store>(app: 
     let retry = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
     assert_eq!(retry.status, 201, "{}", retry.text);
     assert!(retry.header("idempotent-replayed").is_none());
-    assert_ne!(retry.body["id"], dead.order_id.to_string());
+    // The claim keeps its order id, so the dead request's insert, should it land
+    // late (a frozen database runs what it had queued), is no second order.
+    assert_eq!(retry.body["id"], dead.order_id.to_string());
+    let stored = app.store.get_order(dead.order_id).await.unwrap().unwrap();
+    assert!(app.store.insert_order(&stored).await.is_err());
     assert_eq!(
         app.get("/orders", Some(&buyer)).await.body["items"]
             .as_array()
@@ -501,4 +507,52 @@ async fn a_key_held_by_a_request_past_its_deadline_is_taken_over<S: Store>(app: 
     let again = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["id"], retry.body["id"]);
+}
+
+/// A claim held by a request that died before storing its order.
+fn dead_claim(app: &ShopApp<'_, impl Store>, buyer: &str, pen: &str, key: &str) -> KeyClaim {
+    let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
+    let long_ago = now() - time::Duration::minutes(10);
+    KeyClaim {
+        user_id: app.tokens.verify(buyer).unwrap().user_id,
+        key: key.into(),
+        fingerprint: OrderRequest::parse(&body).unwrap().fingerprint(),
+        order_id: OrderId::new(),
+        created_at: long_ago,
+        expires_at: long_ago + time::Duration::seconds(10),
+    }
+}
+
+async fn a_key_taken_over_is_not_given_back_when_the_retry_fails<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "2.00").await;
+    let dead = dead_claim(app, &buyer, &pen, "orphan");
+    assert_eq!(app.store.claim_key(&dead).await.unwrap(), Claim::Won);
+    app.catalog.set_mode(CatalogMode::Down);
+    let retry = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
+    assert_eq!(retry.status, 503, "{}", retry.text);
+    // The dead request's insert may still land under that order id: were the key
+    // given back, a later retry would claim it with a new id and make a second
+    // order. It stays claimed, with the dead request's id.
+    let mut fresh = dead_claim(app, &buyer, &pen, "orphan");
+    fresh.expires_at = now() + time::Duration::seconds(10);
+    match app.store.claim_key(&fresh).await.unwrap() {
+        Claim::Taken(held) => assert_eq!(held.order_id, dead.order_id),
+        Claim::Won => panic!("the inherited claim was given back"),
+    }
+}
+
+async fn a_retry_gives_up_waiting_in_time_to_answer_409<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "2.00").await;
+    // A request holds the key, alive, and stores nothing while the retry waits:
+    // the retry must stop waiting while it still has the time to say so.
+    let mut busy = dead_claim(app, &buyer, &pen, "busy");
+    busy.expires_at = now() + time::Duration::minutes(1);
+    assert_eq!(app.store.claim_key(&busy).await.unwrap(), Claim::Won);
+    let retry = app.order(&buyer, &[(&pen, 1)], Some("busy")).await;
+    assert_eq!(retry.status, 409, "{}", retry.text);
+    assert_eq!(app.catalog.calls(), 0);
 }

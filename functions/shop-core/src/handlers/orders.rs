@@ -12,16 +12,20 @@ use crate::http::{Query, created, json, json_body, path_param, serve, time_left}
 use crate::limits::Limits;
 use crate::order::{Order, OrderRequest, OrderStatus, price_lines};
 use crate::paging::{Page, PageParams};
-use crate::store::{Claim, Counters, KeyClaim, OrderStore, UserStore};
+use crate::store::{Claim, Counters, KeyClaim, OrderStore, UserStore, deadline};
 use crate::validation::Errors;
 
 /// The longest the product lookup may take, all attempts together; less when
-/// the invocation itself has less time left.
-const LOOKUP_BUDGET: Duration = Duration::from_secs(6);
-/// Time kept back from the invocation's deadline for storing the order.
-const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
-/// How long a retry waits for the first request with its key to finish.
+/// the request has less time left. A product function that is down or stalled
+/// makes the order a 503 within this.
+const LOOKUP_BUDGET: Duration = Duration::from_secs(2);
+/// Time kept back from the request's database deadline for storing the order.
+const STORE_RESERVE: Duration = Duration::from_millis(300);
+/// How long a retry waits for the first request with its key to finish, at
+/// most; never past the request's database deadline less [`REPLAY_MARGIN`], so
+/// that it still answers 409 rather than running out of time.
 const REPLAY_WAIT: Duration = Duration::from_secs(5);
+const REPLAY_MARGIN: Duration = Duration::from_millis(300);
 const REPLAY_POLL: Duration = Duration::from_millis(100);
 /// Without an invocation deadline (a handler called directly), a claim is
 /// held this long.
@@ -51,13 +55,24 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-/// When the product lookup must be done: inside the invocation's own deadline,
-/// with time kept back to store the order.
-fn lookup_deadline(request: &Request) -> Instant {
-    let budget = time_left(request).map_or(LOOKUP_BUDGET, |left| {
-        left.saturating_sub(DEADLINE_RESERVE).min(LOOKUP_BUDGET)
+/// When the product lookup must be done: inside the request's deadline (see
+/// [`crate::store::deadline`]), with time kept back to store the order.
+fn lookup_deadline() -> Instant {
+    let budget = deadline::remaining().map_or(LOOKUP_BUDGET, |left| {
+        left.saturating_sub(STORE_RESERVE).min(LOOKUP_BUDGET)
     });
     Instant::now() + budget
+}
+
+/// How a request with an `Idempotency-Key` goes on after claiming it.
+enum Claimed {
+    /// The key is this request's, with a fresh order id.
+    Fresh,
+    /// The key is this request's, with the order id of a request that is gone,
+    /// whose insert may still land: the claim must not be given back.
+    Inherited,
+    /// The answer of the request that used the key first.
+    Replay(Response<Body>),
 }
 
 fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
@@ -73,14 +88,23 @@ fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
 /// first: the same body replays that order once it exists; another body is a
 /// conflict; a claim whose request is gone (past its deadline, no order) is
 /// taken over; one released meanwhile is claimed afresh on the next round.
+///
+/// A claim taken over keeps its order id: should the gone request's insert still
+/// land (a database that was frozen runs what it had queued), it and this
+/// request's insert are one order, not two.
 async fn claim_or_replay(
     store: &impl OrderStore,
-    claim: &KeyClaim,
-) -> Result<Option<Response<Body>>, ApiError> {
-    let waited = Instant::now();
+    claim: &mut KeyClaim,
+) -> Result<Claimed, ApiError> {
+    let wait = deadline::remaining().map_or(REPLAY_WAIT, |left| {
+        left.saturating_sub(REPLAY_MARGIN).min(REPLAY_WAIT)
+    });
+    let give_up = Instant::now() + wait;
+    let mut inherited = false;
     loop {
         let existing = match store.claim_key(claim).await? {
-            Claim::Won => return Ok(None),
+            Claim::Won if inherited => return Ok(Claimed::Inherited),
+            Claim::Won => return Ok(Claimed::Fresh),
             Claim::Taken(existing) => existing,
         };
         if existing.fingerprint != claim.fingerprint {
@@ -89,13 +113,15 @@ async fn claim_or_replay(
             ));
         }
         if let Some(order) = store.get_order(existing.order_id).await? {
-            return replayed(&order).map(Some);
+            return replayed(&order).map(Claimed::Replay);
         }
         if now() > existing.expires_at {
             store.release_key(&existing).await?;
+            claim.order_id = existing.order_id;
+            inherited = true;
             continue;
         }
-        if waited.elapsed() > REPLAY_WAIT {
+        if Instant::now() + REPLAY_POLL > give_up {
             return Err(ApiError::Conflict(
                 "a request with this Idempotency-Key is still being processed; retry shortly"
                     .into(),
@@ -108,10 +134,17 @@ async fn claim_or_replay(
 /// After a failed attempt to place the order: if the order was stored after
 /// all (a write that landed but reported an error), it is the answer; if it
 /// certainly was not, the key is released so a retry can proceed; if that
-/// cannot be told, the claim stays until its deadline.
-async fn settle_failure(store: &impl OrderStore, claim: &KeyClaim) -> Option<Order> {
+/// cannot be told, or the order id was inherited from a request whose insert
+/// may still land, the claim stays until its deadline (a retry after it takes
+/// the key over with the same order id).
+async fn settle_failure(
+    store: &impl OrderStore,
+    claim: &KeyClaim,
+    inherited: bool,
+) -> Option<Order> {
     match store.get_order(claim.order_id).await {
         Ok(Some(order)) => Some(order),
+        Ok(None) if inherited => None,
         Ok(None) => {
             if let Err(e) = store.release_key(claim).await {
                 tracing::error!(error = %e, "releasing an idempotency key failed");
@@ -151,7 +184,7 @@ pub async fn create<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
         let principal = caller(deps.tokens, deps.store, &request).await?;
         let order_request = OrderRequest::parse(json_body(&request)?)?;
         let key = idempotency_key(&request)?;
-        let claim = key.map(|key| {
+        let mut claim = key.map(|key| {
             let created_at = now();
             let lifetime = time_left(&request).unwrap_or(DEFAULT_CLAIM_LIFETIME);
             KeyClaim {
@@ -163,10 +196,13 @@ pub async fn create<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
                 expires_at: created_at + lifetime,
             }
         });
-        if let Some(claim) = &claim
-            && let Some(response) = claim_or_replay(deps.store, claim).await?
-        {
-            return Ok(response);
+        let mut inherited = false;
+        if let Some(claim) = &mut claim {
+            match claim_or_replay(deps.store, claim).await? {
+                Claimed::Replay(response) => return Ok(response),
+                Claimed::Inherited => inherited = true,
+                Claimed::Fresh => {}
+            }
         }
         let counted = count_order(deps.store, deps.limits, &principal).await;
         let mut outcome = match counted {
@@ -174,7 +210,7 @@ pub async fn create<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
             Err(refused) => Err(refused),
         };
         if let (Err(_), Some(claim)) = (&outcome, &claim)
-            && let Some(order) = settle_failure(deps.store, claim).await
+            && let Some(order) = settle_failure(deps.store, claim, inherited).await
         {
             outcome = Ok(order);
         }
@@ -198,11 +234,7 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
     })?;
     let catalog = deps
         .catalog
-        .lookup(
-            &base,
-            &order_request.product_ids(),
-            lookup_deadline(request),
-        )
+        .lookup(&base, &order_request.product_ids(), lookup_deadline())
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "product lookup failed");
@@ -286,16 +318,18 @@ mod deadline_tests {
         gateway_request("POST", "/orders", &[], None).with_lambda_context(context)
     }
 
-    #[test]
-    fn the_lookup_ends_two_seconds_before_the_invocation_does() {
-        let left = lookup_deadline(&with_deadline_in(3_500)) - Instant::now();
-        assert!(left <= Duration::from_millis(1_500), "{left:?}");
-        assert!(left >= Duration::from_millis(1_000), "{left:?}");
+    #[tokio::test]
+    async fn the_lookup_ends_in_time_to_store_the_order() {
+        let request_deadline = Instant::now() + Duration::from_millis(1500);
+        let left = deadline::scope(Some(request_deadline), async { lookup_deadline() }).await
+            - Instant::now();
+        assert!(left <= Duration::from_millis(1200), "{left:?}");
+        assert!(left >= Duration::from_millis(1000), "{left:?}");
     }
 
-    #[test]
-    fn a_long_invocation_still_caps_the_lookup_at_its_budget() {
-        let left = lookup_deadline(&with_deadline_in(60_000)) - Instant::now();
+    #[tokio::test]
+    async fn a_long_request_still_caps_the_lookup_at_its_budget() {
+        let left = deadline::scope(None, async { lookup_deadline() }).await - Instant::now();
         assert!(left <= LOOKUP_BUDGET && left > LOOKUP_BUDGET - Duration::from_secs(1));
     }
 

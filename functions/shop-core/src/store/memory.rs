@@ -193,7 +193,11 @@ impl ProductStore for MemoryStore {
 impl OrderStore for MemoryStore {
     async fn insert_order(&self, order: &Order) -> StoreResult<()> {
         self.check_online()?;
-        self.orders.lock().unwrap().push(order.clone());
+        let mut orders = self.orders.lock().unwrap();
+        if orders.iter().any(|o| o.id == order.id) {
+            return Err(StoreError::Duplicate("id"));
+        }
+        orders.push(order.clone());
         Ok(())
     }
 

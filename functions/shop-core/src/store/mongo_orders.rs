@@ -139,8 +139,12 @@ impl MongoStore {
 impl OrderStore for MongoStore {
     async fn insert_order(&self, order: &Order) -> StoreResult<()> {
         self.ensure_indexes().await?;
-        run(self.orders().insert_one(OrderDoc::from(order))).await?;
-        Ok(())
+        match attempt(self.orders().insert_one(OrderDoc::from(order))).await? {
+            Ok(_) => Ok(()),
+            // Stored already: by a request of the same key whose insert landed late.
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Duplicate("id")),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {

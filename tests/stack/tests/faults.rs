@@ -1,0 +1,317 @@
+//! Faults of real processes under load: the database frozen (`SIGSTOP`), killed and
+//! restarted; the product function stalled and killed. Every order acknowledged with
+//! 201 is stored, none twice; answers during a database fault are 503 (with
+//! `Retry-After`) within 3 s; service returns within 5 s of the database.
+//!
+//! The time bounds are the shop's promises (its database deadline is 2 s), checked
+//! with what a loaded test machine needs on top, not benchmarks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mongodb::bson::{Document, doc, oid::ObjectId};
+use stack_tests::{Answer, Mongo, Options, Stack, client_from, order, product, send, user_token};
+
+/// The promise: a database fault is a 503 within this.
+const FAULT_ANSWER: Duration = Duration::from_secs(3);
+/// The promise: service returns within this of the database.
+const RECOVERY: Duration = Duration::from_secs(5);
+
+/// What one order writer saw.
+#[derive(Default)]
+struct Seen {
+    /// Idempotency key → the order acknowledged for it.
+    acknowledged: BTreeMap<String, String>,
+    /// Answers that were neither 201 nor a prompt 503 with Retry-After.
+    wrong: Vec<String>,
+    /// 503s answered.
+    unavailable: usize,
+    /// The longest a 503 took.
+    slowest_503: Duration,
+}
+
+/// Places orders one after another until `stop`, each under a fresh key, retrying a
+/// key after a 503 or a 409 (the first attempt may still hold it) until it is
+/// acknowledged.
+async fn writer(
+    stack: Arc<Stack>,
+    token: String,
+    product: String,
+    name: &'static str,
+    stop: Arc<AtomicBool>,
+) -> Seen {
+    let client = client_from("127.0.0.1");
+    let mut seen = Seen::default();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let key = format!("{name}-{n}");
+        loop {
+            let answer = order(&stack, &client, &token, &product, 1, Some(&key)).await;
+            match answer.status {
+                201 => {
+                    let id = answer.body["id"].as_str().unwrap_or_default().to_owned();
+                    seen.acknowledged.insert(key.clone(), id);
+                    break;
+                }
+                503 if answer.took <= FAULT_ANSWER && answer.header("retry-after").is_some() => {
+                    seen.unavailable += 1;
+                    seen.slowest_503 = seen.slowest_503.max(answer.took);
+                }
+                409 => {}
+                _ => seen.wrong.push(describe(&answer)),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if stop.load(Ordering::SeqCst) && answer.status != 409 && answer.status != 503 {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+/// One line of figures for the test's output (`--nocapture`).
+fn report(fault: &str, seen: &[Seen]) {
+    let acknowledged: usize = seen.iter().map(|w| w.acknowledged.len()).sum();
+    let unavailable: usize = seen.iter().map(|w| w.unavailable).sum();
+    let slowest = seen.iter().map(|w| w.slowest_503).max().unwrap_or_default();
+    println!(
+        "{fault}: {acknowledged} orders acknowledged, {unavailable} answered 503 (slowest {} ms)",
+        slowest.as_millis()
+    );
+}
+
+fn describe(answer: &Answer) -> String {
+    format!(
+        "{} after {} ms: {}",
+        answer.status,
+        answer.took.as_millis(),
+        answer.text
+    )
+}
+
+/// Every acknowledged order is stored, exactly once per key.
+async fn assert_every_acknowledged_order_is_stored_once(stack: &Stack, seen: &[Seen]) {
+    let db = stack.db().await;
+    let orders = db.collection::<Document>("orders");
+    let keys = db.collection::<Document>("idempotency_keys");
+    let mut acknowledged = BTreeSet::new();
+    for writer in seen {
+        for (key, id) in &writer.acknowledged {
+            let oid = ObjectId::parse_str(id).expect("an order id");
+            let stored = orders.count_documents(doc! {"_id": oid}).await.unwrap();
+            assert_eq!(
+                stored, 1,
+                "order {id} (key {key}) acknowledged but not stored"
+            );
+            let claims = keys.count_documents(doc! {"key": key}).await.unwrap();
+            assert_eq!(claims, 1, "key {key} claimed {claims} times");
+            acknowledged.insert(id.clone());
+        }
+    }
+    // No order stored that was not acknowledged (no key made two orders): every
+    // writer retried each key until it was acknowledged.
+    let total = orders.count_documents(doc! {}).await.unwrap();
+    assert_eq!(
+        total as usize,
+        acknowledged.len(),
+        "orders stored twice or orphaned"
+    );
+}
+
+/// Sends `GET /products` until it answers 200, and says how long that took.
+async fn time_to_recover(stack: &Stack) -> Duration {
+    let client = client_from("127.0.0.1");
+    let started = Instant::now();
+    loop {
+        let answer = send(&client, "GET", &stack.url("/products"), None, None, &[]).await;
+        if answer.status == 200 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the shop did not come back: {}",
+            describe(&answer)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A stack on a database of its own, an admin, a product and four buyers.
+async fn shop_on(mongo: &Mongo, options: Options) -> (Arc<Stack>, String, Vec<String>) {
+    let stack = Arc::new(Stack::on(&mongo.uri(), options));
+    let admin = user_token(&stack, "fault_admin", true).await;
+    let pen = product(&stack, &admin, "Pen", 1.5).await;
+    let mut buyers = Vec::new();
+    for i in 0..4 {
+        buyers.push(user_token(&stack, &format!("fault_buyer_{i}"), false).await);
+    }
+    (stack, pen, buyers)
+}
+
+async fn run_writers(
+    stack: &Arc<Stack>,
+    pen: &str,
+    buyers: &[String],
+    fault: impl std::future::Future<Output = ()>,
+) -> Vec<Seen> {
+    const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = buyers
+        .iter()
+        .zip(NAMES)
+        .map(|(token, name)| {
+            tokio::spawn(writer(
+                stack.clone(),
+                token.clone(),
+                pen.to_owned(),
+                name,
+                stop.clone(),
+            ))
+        })
+        .collect();
+    fault.await;
+    stop.store(true, Ordering::SeqCst);
+    let mut seen = Vec::new();
+    for w in writers {
+        seen.push(w.await.expect("a writer"));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_frozen_database_gives_prompt_503s_and_loses_no_acknowledged_order() {
+    let mongo = Mongo::start();
+    let (stack, pen, buyers) = shop_on(&mongo, Options::default()).await;
+    let probe = client_from("127.0.0.1");
+    let seen = run_writers(&stack, &pen, &buyers, async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        mongo.freeze();
+        // Reads during the freeze: 503 with Retry-After within the promise.
+        let frozen_at = Instant::now();
+        while frozen_at.elapsed() < Duration::from_secs(8) {
+            let answer = send(&probe, "GET", &stack.url("/products"), None, None, &[]).await;
+            assert_eq!(answer.status, 503, "{}", describe(&answer));
+            assert!(answer.took <= FAULT_ANSWER, "{}", describe(&answer));
+            assert_eq!(answer.header("retry-after"), Some("2"));
+        }
+        mongo.thaw();
+        let back = time_to_recover(&stack).await;
+        assert!(
+            back <= RECOVERY,
+            "service came back {back:?} after the database"
+        );
+        println!(
+            "frozen: service back {} ms after the database",
+            back.as_millis()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    report("frozen", &seen);
+    assert_no_unexpected_answer(&seen);
+    assert!(
+        seen.iter().any(|w| w.unavailable > 0),
+        "the freeze was never seen"
+    );
+    assert!(seen.iter().all(|w| !w.acknowledged.is_empty()));
+    assert_every_acknowledged_order_is_stored_once(&stack, &seen).await;
+}
+
+#[tokio::test]
+async fn a_killed_and_restarted_database_loses_no_acknowledged_order() {
+    let mut mongo = Mongo::start();
+    let (stack, pen, buyers) = shop_on(&mongo, Options::default()).await;
+    let probe = client_from("127.0.0.1");
+    let mongo_ref = &mut mongo;
+    let seen = run_writers(&stack, &pen, &buyers, async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        mongo_ref.kill();
+        let killed_at = Instant::now();
+        while killed_at.elapsed() < Duration::from_secs(4) {
+            let answer = send(&probe, "GET", &stack.url("/products"), None, None, &[]).await;
+            assert_eq!(answer.status, 503, "{}", describe(&answer));
+            assert!(answer.took <= FAULT_ANSWER, "{}", describe(&answer));
+        }
+        mongo_ref.restart();
+        let back = time_to_recover(&stack).await;
+        assert!(
+            back <= RECOVERY,
+            "service came back {back:?} after the database"
+        );
+        println!(
+            "killed: service back {} ms after the restart",
+            back.as_millis()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    })
+    .await;
+    report("killed", &seen);
+    assert_no_unexpected_answer(&seen);
+    assert_every_acknowledged_order_is_stored_once(&stack, &seen).await;
+}
+
+#[tokio::test]
+async fn a_stalled_then_dead_product_function_stores_no_order_and_comes_back() {
+    let mongo = Mongo::start();
+    // One instance per function: a stalled product function has no other to
+    // answer in its place.
+    let (stack, pen, buyers) = shop_on(
+        &mongo,
+        Options {
+            args: vec!["--max-concurrency".into(), "1".into()],
+            ..Options::default()
+        },
+    )
+    .await;
+    let client = client_from("127.0.0.1");
+    // The product function runs (one instance, warm).
+    assert_eq!(
+        order(&stack, &client, &buyers[0], &pen, 1, None)
+            .await
+            .status,
+        201
+    );
+    let instances = stack.instances("products-list");
+    assert!(!instances.is_empty());
+    // Stalled: the pricing call gets no answer.
+    for pid in &instances {
+        stack_tests::signal(*pid, "STOP");
+    }
+    let before = stack
+        .db()
+        .await
+        .collection::<Document>("orders")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    let stalled = order(&stack, &client, &buyers[1], &pen, 1, Some("stalled")).await;
+    assert_eq!(stalled.status, 503, "{}", describe(&stalled));
+    assert!(stalled.took <= FAULT_ANSWER, "{}", describe(&stalled));
+    // Dead: the runner starts a fresh instance for the next call.
+    for pid in &instances {
+        stack_tests::signal(*pid, "KILL");
+    }
+    let after = order(&stack, &client, &buyers[1], &pen, 1, Some("stalled")).await;
+    assert_eq!(after.status, 201, "{}", describe(&after));
+    let total = stack
+        .db()
+        .await
+        .collection::<Document>("orders")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(total, before + 1, "the stalled attempt stored an order");
+}
+
+fn assert_no_unexpected_answer(seen: &[Seen]) {
+    for writer in seen {
+        assert!(
+            writer.wrong.is_empty(),
+            "unexpected answers: {:?}",
+            writer.wrong
+        );
+    }
+}
