@@ -19,7 +19,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use shop_core::fuzzing::{BodyFuzzer, Endpoint};
+use shop_api::fuzzing::{BodyFuzzer, Endpoint};
 
 /// Built once per process: a runtime, and a fixture whose password is hashed once.
 fn fuzzer() -> &'static BodyFuzzer {

@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
-use shop_core::money::{MAX_MONEY, Money};
+use shop_domain::money::{MAX_MONEY, Money};
 
 /// The largest amount in cents.
 const MAX_CENTS: i128 = MAX_MONEY as i128 * 100;

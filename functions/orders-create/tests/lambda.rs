@@ -2,14 +2,14 @@
 //! prices the order through a real product endpoint over HTTP.
 
 use serde_json::json;
-use shop_core::testing::lambda::{invoke, shop_env};
-use shop_core::testing::mongo::TestDb;
-use shop_core::testing::{ShopApp, gateway_event};
+use shop_api::testing::lambda::{invoke, shop_env};
+use shop_api::testing::mongo::TestDb;
+use shop_api::testing::{ShopApp, gateway_event};
 
 #[tokio::test]
 async fn it_prices_and_stores_an_order_through_the_runtime_api() {
     let db = TestDb::new().await;
-    let products = shop_core::testing::serve_products(db.store.clone()).await;
+    let products = shop_api::testing::serve_products(db.store.clone()).await;
     let app = ShopApp::new(&db.store);
     let admin = app.user_token("boss", true).await;
     let buyer = format!("Bearer {}", app.user_token("buyer", false).await);

@@ -1,20 +1,8 @@
 //! GET /orders/{id}: one order, if the caller owns it or is an admin.
 
-use std::convert::Infallible;
-
-use lambda_http::service_fn;
-use shop_core::config;
-use shop_core::handlers::orders;
+use shop_api::orders::get::{Instance, respond};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    config::init_tracing();
-    // Built once per instance, shared by every invocation it serves.
-    let tokens = config::tokens_from_env()?;
-    let store = config::mongo_store_from_env().await?;
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Infallible>(orders::get(&store, &tokens, request).await)
-    }))
-    .await
-    .map_err(anyhow::Error::from_boxed)
+    shop_api::run(Instance::init(), respond).await
 }

@@ -1,20 +1,8 @@
 //! POST /products: adds a product (admin token required).
 
-use std::convert::Infallible;
-
-use lambda_http::service_fn;
-use shop_core::config;
-use shop_core::handlers::products;
+use shop_api::products::create::{Instance, respond};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    config::init_tracing();
-    // Built once per instance, shared by every invocation it serves.
-    let tokens = config::tokens_from_env()?;
-    let store = config::mongo_store_from_env().await?;
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Infallible>(products::create(&store, &tokens, request).await)
-    }))
-    .await
-    .map_err(anyhow::Error::from_boxed)
+    shop_api::run(Instance::init(), respond).await
 }

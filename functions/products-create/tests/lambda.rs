@@ -1,8 +1,8 @@
 //! The binary serves an API Gateway event through the Lambda Runtime API.
 
-use shop_core::testing::lambda::{invoke, shop_env};
-use shop_core::testing::mongo::TestDb;
-use shop_core::testing::{ShopApp, gateway_event};
+use shop_api::testing::lambda::{invoke, shop_env};
+use shop_api::testing::mongo::TestDb;
+use shop_api::testing::{ShopApp, gateway_event};
 
 #[tokio::test]
 async fn it_creates_a_product_for_an_admin_through_the_runtime_api() {

@@ -1,6 +1,6 @@
 //! The function refuses to start, with a clear message, without a usable `JWT_SECRET`.
 
-use shop_core::testing::lambda::start_with_secret;
+use shop_api::testing::lambda::start_with_secret;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_users-login");
 

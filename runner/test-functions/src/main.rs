@@ -53,7 +53,58 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let count = INVOCATIONS.fetch_add(1, Ordering::SeqCst) + 1;
     let query = &event.payload["queryStringParameters"];
     let param = |name: &str| query[name].as_str().map(str::to_owned);
-    match param("do").as_deref() {
+    let behaviour = param("do");
+    if let Some(answer) = answer_as_asked(behaviour.as_deref(), &param)? {
+        return Ok(answer);
+    }
+    act_as_asked(behaviour.as_deref(), &param, &event.context.request_id).await?;
+    Ok(echo(event, count))
+}
+
+/// The behaviours that answer something other than the echo.
+fn answer_as_asked(
+    behaviour: Option<&str>,
+    param: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Value>, Error> {
+    match behaviour {
+        Some("binary") => {
+            let bytes = [0u8, 1, 2, 0xfe, 0xff];
+            Ok(Some(json!({
+                "statusCode": 200,
+                "headers": {"content-type": "application/octet-stream"},
+                "body": base64::engine::general_purpose::STANDARD.encode(bytes),
+                "isBase64Encoded": true,
+            })))
+        }
+        Some("cookies") => Ok(Some(json!({
+            "statusCode": 201,
+            "headers": {"content-type": "text/plain"},
+            "multiValueHeaders": {"x-multi": ["one", "two"]},
+            "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
+            "body": "cookies set",
+        }))),
+        Some("raw") => Ok(Some(json!({"hello": "world"}))),
+        Some("big") => {
+            let bytes: usize = param("bytes").unwrap_or_default().parse()?;
+            Ok(Some(json!({"statusCode": 200, "body": "x".repeat(bytes)})))
+        }
+        Some("spawn") => {
+            let child = std::process::Command::new("sleep").arg("300").spawn()?;
+            Ok(Some(
+                json!({"statusCode": 200, "body": child.id().to_string()}),
+            ))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The behaviours that do something (wait, fail, answer by hand) before the echo.
+async fn act_as_asked(
+    behaviour: Option<&str>,
+    param: &dyn Fn(&str) -> Option<String>,
+    request_id: &str,
+) -> Result<(), Error> {
+    match behaviour {
         Some("sleep") => {
             let ms: u64 = param("ms").unwrap_or_default().parse()?;
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -70,35 +121,12 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             let mut sink = Vec::new();
             stream.read_to_end(&mut sink).await?;
         }
-        Some("binary") => {
-            let bytes = [0u8, 1, 2, 0xfe, 0xff];
-            return Ok(json!({
-                "statusCode": 200,
-                "headers": {"content-type": "application/octet-stream"},
-                "body": base64::engine::general_purpose::STANDARD.encode(bytes),
-                "isBase64Encoded": true,
-            }));
-        }
-        Some("cookies") => {
-            return Ok(json!({
-                "statusCode": 201,
-                "headers": {"content-type": "text/plain"},
-                "multiValueHeaders": {"x-multi": ["one", "two"]},
-                "cookies": ["a=1; Path=/", "b=2; HttpOnly"],
-                "body": "cookies set",
-            }));
-        }
-        Some("raw") => return Ok(json!({"hello": "world"})),
-        Some("big") => {
-            let bytes: usize = param("bytes").unwrap_or_default().parse()?;
-            return Ok(json!({"statusCode": 200, "body": "x".repeat(bytes)}));
-        }
         Some("truncate") => {
-            post_response(&event.context.request_id, 1000, r#"{"statusCode""#, false).await?;
+            post_response(request_id, 1000, r#"{"statusCode""#, false).await?;
         }
         Some("probe") => {
             // Answered by hand, so that a second answer can be tried too.
-            let id = &event.context.request_id;
+            let id = &request_id;
             let statuses = probe(id).await?;
             let answer = json!({"statusCode": 200, "body": statuses.to_string()}).to_string();
             post_response(id, answer.len(), &answer, false).await?;
@@ -106,26 +134,19 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             println!("a second answer got {again}");
         }
         Some("error-header") => {
-            let path = format!(
-                "/2018-06-01/runtime/invocation/{}/error",
-                event.context.request_id
-            );
+            let path = format!("/2018-06-01/runtime/invocation/{}/error", request_id);
             let headers = "Content-Type: text/plain\r\nLambda-Runtime-Function-Error-Type: Custom.FromHeader\r\n";
             runtime_call("POST", &path, headers, "not json", 8).await?;
         }
         Some("stream") => {
             let answer = r#"{"statusCode":200}"#;
-            post_response(&event.context.request_id, answer.len(), answer, true).await?;
+            post_response(request_id, answer.len(), answer, true).await?;
         }
         Some("quit") => {
             let answer = r#"{"statusCode":200,"body":"bye"}"#;
-            post_response(&event.context.request_id, answer.len(), answer, false).await?;
+            post_response(request_id, answer.len(), answer, false).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             std::process::exit(0);
-        }
-        Some("spawn") => {
-            let child = std::process::Command::new("sleep").arg("300").spawn()?;
-            return Ok(json!({"statusCode": 200, "body": child.id().to_string()}));
         }
         Some("shout") => {
             let bytes: usize = param("bytes").unwrap_or_default().parse()?;
@@ -133,6 +154,12 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The default answer: the event, the context, the environment, and which
+/// process and invocation this is.
+fn echo(event: LambdaEvent<Value>, count: u64) -> Value {
     // The environment does not change, so it is read once per instance.
     static ENV: OnceLock<Value> = OnceLock::new();
     let env = ENV.get_or_init(|| {
@@ -156,13 +183,13 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     });
     // `cookies` and `isBase64Encoded` are spelled out because `cargo lambda watch`
     // (the benchmark's baseline) rejects a function URL response without them.
-    Ok(json!({
+    json!({
         "statusCode": 200,
         "headers": {"content-type": "application/json"},
         "cookies": [],
         "isBase64Encoded": false,
         "body": body.to_string(),
-    }))
+    })
 }
 
 /// Sends one request to the Runtime API by hand on a connection of its own and

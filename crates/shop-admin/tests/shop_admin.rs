@@ -1,0 +1,121 @@
+//! The operator command, run as a process against the real server.
+
+use std::process::{Command, Output};
+
+use shop_api::testing::ShopApp;
+use shop_api::testing::mongo::{TestDb, uri};
+
+fn shop_admin(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shop-admin"))
+        .args(args)
+        .env("MONGODB_URI", uri())
+        .env("MONGODB_DATABASE", db.name())
+        .output()
+        .expect("shop-admin runs")
+}
+
+#[tokio::test]
+async fn promote_makes_a_registered_user_an_admin_by_username_or_email() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let customer = app.user_token("Olga", false).await;
+    assert!(!app.tokens.verify(&customer).unwrap().is_admin());
+
+    let out = shop_admin(&db, &["promote", "olga"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Olga"));
+    let login = app.login("Olga", "correct horse battery").await;
+    let token = login.body["accessToken"].as_str().unwrap();
+    assert!(app.tokens.verify(token).unwrap().is_admin());
+
+    let out = shop_admin(&db, &["demote", "olga@example.com"]);
+    assert!(out.status.success());
+    let login = app.login("olga", "correct horse battery").await;
+    let token = login.body["accessToken"].as_str().unwrap();
+    assert!(!app.tokens.verify(token).unwrap().is_admin());
+}
+
+#[tokio::test]
+async fn promote_fails_clearly_for_an_unknown_user_or_bad_usage() {
+    let db = TestDb::new().await;
+    let out = shop_admin(&db, &["promote", "ghost"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no registered user is called \"ghost\"")
+    );
+    let out = shop_admin(&db, &["elevate", "ghost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: shop-admin"));
+}
+
+#[test]
+fn without_mongodb_uri_it_says_what_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_shop-admin"))
+        .args(["promote", "x"])
+        .env_remove("MONGODB_URI")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MONGODB_URI is not set"));
+}
+
+#[tokio::test]
+async fn a_demoted_admins_old_token_loses_admin_power_at_once() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let admin = app.user_token("Pia", true).await;
+    assert_eq!(
+        app.create_product(&admin, "Pen", "1.00", "office")
+            .await
+            .status,
+        201
+    );
+    let out = shop_admin(&db, &["demote", "pia"]);
+    assert!(out.status.success());
+    // The token still says admin; the database does not.
+    assert!(app.tokens.verify(&admin).unwrap().is_admin());
+    let refused = app.create_product(&admin, "Ink", "2.00", "office").await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    // Nor does it see other buyers' orders any more.
+    let other = app.user_token("Quinn", false).await;
+    let product = {
+        let boss = app.user_token("Rhea", true).await;
+        app.product_id(&boss, "Pad", "3.00").await
+    };
+    assert_eq!(app.order(&other, &[(&product, 1)], None).await.status, 201);
+    let listed = app.get("/orders", Some(&admin)).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn a_disabled_users_tokens_and_logins_get_401_until_enabled() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let token = app.user_token("Sam", false).await;
+    assert_eq!(app.get("/orders", Some(&token)).await.status, 200);
+    let out = shop_admin(&db, &["disable", "sam@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("disabled"));
+    let refused = app.get("/orders", Some(&token)).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+    let login = app.login("sam", "correct horse battery").await;
+    assert_eq!(login.status, 401, "{}", login.text);
+    // Told apart from a wrong password by nothing.
+    let wrong = app.login("sam", "not the password").await;
+    assert_eq!(login.body["type"], wrong.body["type"]);
+    assert_eq!(login.body["detail"], wrong.body["detail"]);
+    let out = shop_admin(&db, &["enable", "sam"]);
+    assert!(out.status.success());
+    assert_eq!(app.get("/orders", Some(&token)).await.status, 200);
+    assert_eq!(app.login("sam", "correct horse battery").await.status, 200);
+}

@@ -1,0 +1,450 @@
+//! `POST /orders`: a buyer orders products. The lines are priced by the product
+//! function over HTTP, never from the request; an `Idempotency-Key` makes a retry
+//! safe (see [`super::idempotency`]).
+
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request, Response};
+use shop_domain::limits::Limits;
+use shop_domain::order::{Order, OrderRequest, OrderStatus, price_lines};
+use shop_domain::{OrderId, now};
+use shop_store::{Counters, KeyClaim, MongoStore, OrderStore, UserStore, deadline};
+
+use super::idempotency::{Claimed, claim_or_replay, idempotency_key, settle_failure};
+use crate::auth::{Principal, Tokens, caller};
+use crate::catalog::{CatalogLimits, HttpCatalog, ProductCatalog, products_base_url};
+use crate::config::{self, ConfigError};
+use crate::error::ApiError;
+use crate::http::{created, json_body, serve, time_left};
+
+/// The longest the product lookup may take, all attempts together; less when
+/// the request has less time left. A product function that is down or stalled
+/// makes the order a 503 within this.
+const LOOKUP_BUDGET: Duration = Duration::from_secs(2);
+/// Time kept back from the request's database deadline for storing the order.
+const STORE_RESERVE: Duration = Duration::from_millis(300);
+/// Without an invocation deadline (a handler called directly), a claim is
+/// held this long.
+const DEFAULT_CLAIM_LIFETIME: Duration = Duration::from_secs(10);
+
+/// What the create handler needs, built once per instance.
+pub struct Deps<'a, S, C> {
+    pub store: &'a S,
+    pub catalog: &'a C,
+    pub tokens: &'a Tokens,
+    pub limits: &'a Limits,
+    /// `PRODUCTS_API_URL`; when `None` the URL comes from the request.
+    pub products_url: Option<&'a str>,
+}
+
+/// What an instance builds once and keeps for every invocation.
+pub struct Instance {
+    store: MongoStore,
+    catalog: HttpCatalog,
+    tokens: Tokens,
+    limits: Limits,
+    products_url: Option<String>,
+}
+
+impl Instance {
+    pub async fn init() -> Result<Self, ConfigError> {
+        Ok(Self {
+            tokens: config::tokens_from_env()?,
+            store: config::mongo_store_from_env().await?,
+            catalog: HttpCatalog::new(CatalogLimits::default()).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "the product client",
+                    why: e.to_string(),
+                }
+            })?,
+            products_url: config::products_api_url_from_env(),
+            limits: config::limits_from_env()?,
+        })
+    }
+}
+
+/// Answers one invocation with what the instance keeps.
+pub async fn respond(instance: &Instance, request: Request) -> Response<Body> {
+    let deps = Deps {
+        store: &instance.store,
+        catalog: &instance.catalog,
+        tokens: &instance.tokens,
+        limits: &instance.limits,
+        products_url: instance.products_url.as_deref(),
+    };
+    handle(&deps, request).await
+}
+
+/// When the product lookup must be done: inside the request's deadline (see
+/// [`shop_store::deadline`]), with time kept back to store the order.
+fn lookup_deadline() -> Instant {
+    let budget = deadline::remaining().map_or(LOOKUP_BUDGET, |left| {
+        left.saturating_sub(STORE_RESERVE).min(LOOKUP_BUDGET)
+    });
+    Instant::now() + budget
+}
+
+/// Counts a new order (not a replay) against its buyer's limit.
+async fn count_order(
+    store: &impl Counters,
+    limits: &Limits,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let limit = limits.orders_per_user;
+    let name = format!("orders:{}", principal.user_id);
+    let counted = store.bump(&name, limit.window, now(), 1).await?;
+    match counted.over(limit) {
+        Some(wait) => Err(ApiError::RateLimited {
+            what: "too many orders",
+            wait,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The handler, over any store: the function passes MongoDB, the tests also
+/// the in-memory store.
+pub async fn handle<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
+    deps: &Deps<'_, S, C>,
+    request: Request,
+) -> Response<Body> {
+    serve(request, |request| async move {
+        let principal = caller(deps.tokens, deps.store, &request).await?;
+        let order_request = OrderRequest::parse(json_body(&request)?)?;
+        let key = idempotency_key(&request)?;
+        let mut claim = key.map(|key| {
+            let created_at = now();
+            let lifetime = time_left(&request).unwrap_or(DEFAULT_CLAIM_LIFETIME);
+            KeyClaim {
+                user_id: principal.user_id,
+                key,
+                fingerprint: order_request.fingerprint(),
+                order_id: OrderId::new(),
+                created_at,
+                expires_at: created_at + lifetime,
+            }
+        });
+        let mut inherited = false;
+        if let Some(claim) = &mut claim {
+            match claim_or_replay(deps.store, claim).await? {
+                Claimed::Replay(response) => return Ok(response),
+                Claimed::Inherited => inherited = true,
+                Claimed::Fresh => {}
+            }
+        }
+        let counted = count_order(deps.store, deps.limits, &principal).await;
+        let mut outcome = match counted {
+            Ok(()) => place_order(deps, &request, &principal, &order_request, claim.as_ref()).await,
+            Err(refused) => Err(refused),
+        };
+        if let (Err(_), Some(claim)) = (&outcome, &claim)
+            && let Some(order) = settle_failure(deps.store, claim, inherited).await
+        {
+            outcome = Ok(order);
+        }
+        let order = outcome?;
+        tracing::info!(order_id = %order.id, total = %order.total_price, "order created");
+        created(&format!("/orders/{}", order.id), &order)
+    })
+    .await
+}
+
+async fn place_order<S: OrderStore, C: ProductCatalog>(
+    deps: &Deps<'_, S, C>,
+    request: &Request,
+    principal: &Principal,
+    order_request: &OrderRequest,
+    claim: Option<&KeyClaim>,
+) -> Result<Order, ApiError> {
+    let base = products_base_url(deps.products_url, request).ok_or_else(|| {
+        tracing::error!("no PRODUCTS_API_URL and no host in the request: cannot reach products");
+        ApiError::Unavailable
+    })?;
+    let catalog = deps
+        .catalog
+        .lookup(&base, &order_request.product_ids(), lookup_deadline())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "product lookup failed");
+            ApiError::Unavailable
+        })?;
+    let (products, total_price) = price_lines(order_request, &catalog)?;
+    let order = Order {
+        id: claim.map_or_else(OrderId::new, |c| c.order_id),
+        user_id: principal.user_id,
+        products,
+        total_price,
+        status: OrderStatus::Created,
+        created_at: now(),
+    };
+    deps.store.insert_order(&order).await?;
+    Ok(order)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+    use crate::testing::gateway_request;
+    use lambda_http::RequestExt;
+
+    fn with_deadline_in(millis: i64) -> Request {
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let mut context = lambda_http::Context::default();
+        context.deadline = u64::try_from(now_ms as i64 + millis).unwrap();
+        gateway_request("POST", "/orders", &[], None).with_lambda_context(context)
+    }
+
+    #[tokio::test]
+    async fn the_lookup_ends_in_time_to_store_the_order() {
+        let request_deadline = Instant::now() + Duration::from_millis(1500);
+        let left = deadline::scope(Some(request_deadline), async { lookup_deadline() }).await
+            - Instant::now();
+        assert!(left <= Duration::from_millis(1200), "{left:?}");
+        assert!(left >= Duration::from_millis(1000), "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn a_long_request_still_caps_the_lookup_at_its_budget() {
+        let left = deadline::scope(None, async { lookup_deadline() }).await - Instant::now();
+        assert!(left <= LOOKUP_BUDGET && left > LOOKUP_BUDGET - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_claim_lives_until_the_invocation_deadline() {
+        let left = time_left(&with_deadline_in(9_000)).unwrap();
+        assert!(
+            left <= Duration::from_secs(9) && left > Duration::from_secs(8),
+            "{left:?}"
+        );
+        assert_eq!(
+            time_left(&gateway_request("POST", "/orders", &[], None)),
+            None
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use crate::testing::{CatalogMode, ShopApp, Stores as Store};
+
+    crate::on_both_stores!(
+        create_prices_every_line_exactly_with_one_product_lookup,
+        create_refuses_invalid_bodies_without_a_lookup_or_a_stored_order,
+        create_answers_422_listing_unknown_products_and_stores_nothing,
+        create_answers_503_when_the_product_function_is_down_or_slow,
+        create_refuses_an_order_whose_total_leaves_the_money_range,
+        orders_are_limited_per_buyer_and_replays_do_not_count,
+    );
+
+    async fn create_prices_every_line_exactly_with_one_product_lookup<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "19.99").await;
+        let dime = app.product_id(&admin, "Dime", "0.10").await;
+        let twenty = app.product_id(&admin, "Twenty", "0.20").await;
+        let order = app
+            .order(&buyer, &[(&pen, 3), (&dime, 1), (&twenty, 1)], None)
+            .await;
+        assert_eq!(order.status, 201, "{}", order.text);
+        assert_eq!(app.catalog.calls(), 1, "one batched lookup per order");
+        let id = order.body["id"].as_str().unwrap();
+        assert_eq!(order.header("location"), Some(&*format!("/orders/{id}")));
+        assert!(order.header("idempotent-replayed").is_none());
+        assert!(
+            order.text.contains(r#""totalPrice":60.27"#),
+            "{}",
+            order.text
+        );
+        assert!(
+            order
+                .text
+                .contains(r#""unitPrice":19.99,"quantity":3,"lineTotal":59.97"#),
+            "{}",
+            order.text
+        );
+        assert!(
+            order
+                .text
+                .contains(r#""unitPrice":0.10,"quantity":1,"lineTotal":0.10"#),
+            "{}",
+            order.text
+        );
+        assert_eq!(order.body["status"], "created");
+        assert_eq!(order.body["products"][0]["name"], "Pen");
+        assert_eq!(order.body["products"][0]["productId"], pen);
+        let buyer_id = app.tokens.verify(&buyer).unwrap().user_id.to_string();
+        assert_eq!(order.body["userId"], buyer_id);
+        assert!(order.body["createdAt"].is_string());
+
+        let fetched = app.get(&format!("/orders/{id}"), Some(&buyer)).await;
+        assert_eq!(fetched.status, 200);
+        assert_eq!(fetched.body, order.body);
+    }
+
+    async fn create_refuses_invalid_bodies_without_a_lookup_or_a_stored_order<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
+        let buyer = app.user_token("buyer", false).await;
+        let id = "0123456789abcdef01234567";
+        let line = |q: u32| json!({"productId": id, "quantity": q});
+        let many: Vec<_> = (0..101)
+            .map(|i| json!({"productId": format!("{i:024x}"), "quantity": 1}))
+            .collect();
+        let cases = [
+            (json!({"products": []}), vec!["products"]),
+            (json!({"products": many}), vec!["products"]),
+            (json!({"products": [line(0)]}), vec!["products[0].quantity"]),
+            (
+                json!({"products": [line(1001)]}),
+                vec!["products[0].quantity"],
+            ),
+            (
+                json!({"products": [line(1), line(2)]}),
+                vec!["products[1].productId"],
+            ),
+            (json!({"products": [line(1)], "userId": id}), vec!["userId"]),
+            (
+                json!({"products": [line(1)], "totalPrice": 0.01}),
+                vec!["totalPrice"],
+            ),
+            (
+                json!({"products": [{"productId": "nope", "quantity": "2"}]}),
+                vec!["products[0].productId", "products[0].quantity"],
+            ),
+            (
+                json!({"products": [{"productId": {"$ne": null}, "quantity": 1.5}]}),
+                vec!["products[0].productId", "products[0].quantity"],
+            ),
+            (
+                json!({"products": [{"productId": id, "quantity": 1, "unitPrice": 0}]}),
+                vec!["products[0].unitPrice"],
+            ),
+            (json!({"products": "all"}), vec!["products"]),
+            (json!({"products": [5]}), vec!["products[0]"]),
+            (json!({}), vec!["products"]),
+        ];
+        for (body, fields) in cases {
+            let response = app.post("/orders", Some(&buyer), &body).await;
+            assert_eq!(response.status, 400, "{body}: {}", response.text);
+            assert_eq!(response.error_fields(), fields, "{body}");
+        }
+        let server_field = app
+            .post(
+                "/orders",
+                Some(&buyer),
+                &json!({"products": [line(1)], "userId": id}),
+            )
+            .await;
+        assert_eq!(
+            server_field.body["errors"][0]["message"],
+            "is set by the server and must not be sent"
+        );
+        let at_limits = app
+            .post("/orders", Some(&buyer), &json!({"products": [line(1000)]}))
+            .await;
+        assert_eq!(
+            at_limits.status, 422,
+            "1000 is a valid quantity: {}",
+            at_limits.text
+        );
+        assert_eq!(app.catalog.calls(), 1, "only the valid order was looked up");
+        let listed = app.get("/orders", Some(&buyer)).await;
+        assert_eq!(listed.body["items"], json!([]));
+    }
+
+    async fn create_answers_422_listing_unknown_products_and_stores_nothing<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "1.00").await;
+        let (ghost1, ghost2) = ("0123456789abcdef01234567", "0123456789abcdef01234568");
+        let response = app
+            .order(&buyer, &[(ghost2, 1), (&pen, 1), (ghost1, 2)], None)
+            .await;
+        assert_eq!(response.status, 422, "{}", response.text);
+        assert_eq!(response.body["missing"], json!([ghost2, ghost1]));
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(
+            app.get("/orders", Some(&buyer)).await.body["items"],
+            json!([])
+        );
+    }
+
+    async fn create_answers_503_when_the_product_function_is_down_or_slow<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "1.00").await;
+        for mode in [
+            CatalogMode::Down,
+            CatalogMode::Slow(Duration::from_secs(60)),
+        ] {
+            app.catalog.set_mode(mode);
+            let response = app.order(&buyer, &[(&pen, 1)], None).await;
+            assert_eq!(response.status, 503, "{mode:?}: {}", response.text);
+            assert_eq!(
+                response.body["type"],
+                "https://shop.invalid/problems/unavailable"
+            );
+        }
+        assert_eq!(
+            app.get("/orders", Some(&buyer)).await.body["items"],
+            json!([])
+        );
+    }
+
+    async fn create_refuses_an_order_whose_total_leaves_the_money_range<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let yacht = app.product_id(&admin, "Yacht", "1000000000").await;
+        let response = app.order(&buyer, &[(&yacht, 2)], None).await;
+        assert_eq!(response.status, 400, "{}", response.text);
+        assert_eq!(response.error_fields(), ["products"]);
+        assert_eq!(app.order(&buyer, &[(&yacht, 1)], None).await.status, 201);
+    }
+
+    async fn orders_are_limited_per_buyer_and_replays_do_not_count<S: Store>(app: &ShopApp<'_, S>) {
+        let mut limits = shop_domain::limits::Limits::default();
+        limits.orders_per_user.max = 2;
+        let app = ShopApp::new(app.store).with_limits(limits);
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "1.00").await;
+        assert_eq!(
+            app.order(&buyer, &[(&pen, 1)], Some("k1")).await.status,
+            201
+        );
+        // Replays of a key are not new orders.
+        for _ in 0..3 {
+            let replay = app.order(&buyer, &[(&pen, 1)], Some("k1")).await;
+            assert_eq!(replay.status, 201);
+            assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+        }
+        assert_eq!(app.order(&buyer, &[(&pen, 1)], None).await.status, 201);
+        let refused = app.order(&buyer, &[(&pen, 1)], Some("k2")).await;
+        assert_eq!(refused.status, 429, "{}", refused.text);
+        assert!(refused.header("retry-after").is_some());
+        // Nothing was stored for it, and its key was given back.
+        let listed = app.get("/orders", Some(&buyer)).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+        // Another buyer has a count of their own.
+        let other = app.user_token("other", false).await;
+        assert_eq!(
+            app.order(&other, &[(&pen, 1)], Some("k2")).await.status,
+            201
+        );
+    }
+}

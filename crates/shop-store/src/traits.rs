@@ -1,0 +1,132 @@
+//! The storage traits the API is written against: one per aggregate, plus the
+//! rate-limit counters.
+
+use std::future::Future;
+use std::time::Duration;
+
+use shop_domain::limits::Count;
+use shop_domain::order::Order;
+use shop_domain::paging::PageParams;
+use shop_domain::{Category, OrderId, Product, ProductId, Role, User, UserId};
+use time::OffsetDateTime;
+
+use crate::StoreResult;
+
+pub trait UserStore: Send + Sync {
+    /// Inserts a new user; `Duplicate("username" | "email")` when either is taken
+    /// (usernames compared case-insensitively).
+    fn insert_user(&self, user: &User) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Finds a user by username (any letter case) or, when `login` holds an `@`,
+    /// by email.
+    fn find_user(&self, login: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Finds a user by id (a token's subject).
+    fn find_user_by_id(&self, id: UserId)
+    -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Sets the role of the user found as [`UserStore::find_user`] finds one.
+    fn set_role(
+        &self,
+        login: &str,
+        role: Role,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Disables (or enables again) the user found as [`UserStore::find_user`] finds one.
+    fn set_disabled(
+        &self,
+        login: &str,
+        disabled: bool,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+}
+
+/// Counters in fixed windows ([`shop_domain::limits::window`]), for the rate limits. In
+/// MongoDB, so that every instance of every function sees the same counts; each
+/// change is one atomic write.
+pub trait Counters: Send + Sync {
+    /// Adds `by` to counter `name` in the window of length `window` that holds
+    /// `now`, starting it at zero, and returns the count after.
+    fn bump(
+        &self,
+        name: &str,
+        window: Duration,
+        now: OffsetDateTime,
+        by: u64,
+    ) -> impl Future<Output = StoreResult<Count>> + Send;
+
+    /// Counter `name`'s value in that window, without changing it.
+    fn peek(
+        &self,
+        name: &str,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Count>> + Send;
+}
+
+/// Which products a listing selects.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub category: Option<Category>,
+    pub ids: Option<Vec<ProductId>>,
+}
+
+pub trait ProductStore: Send + Sync {
+    fn insert_product(&self, product: &Product) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_product(
+        &self,
+        id: ProductId,
+    ) -> impl Future<Output = StoreResult<Option<Product>>> + Send;
+
+    /// Newest first (by id), after the page's cursor, at most `page.fetch()` items.
+    fn list_products(
+        &self,
+        filter: &ProductFilter,
+        page: &PageParams,
+    ) -> impl Future<Output = StoreResult<Vec<Product>>> + Send;
+}
+
+/// Idempotency keys are kept at least this long (a TTL index removes them later).
+pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// A buyer's claim on an idempotency key: the first request to claim it creates
+/// the order named here; later ones with the same key replay that order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub user_id: UserId,
+    pub key: String,
+    /// What the claiming request asked for (`OrderRequest::fingerprint`).
+    pub fingerprint: String,
+    pub order_id: OrderId,
+    pub created_at: OffsetDateTime,
+    /// The claiming invocation's deadline: past it, that request is certainly
+    /// gone, and a retry may take the key over.
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request holds the key and goes on to create the order.
+    Won,
+    /// Another request claimed the key first.
+    Taken(KeyClaim),
+}
+
+pub trait OrderStore: Send + Sync {
+    fn insert_order(&self, order: &Order) -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn get_order(&self, id: OrderId) -> impl Future<Output = StoreResult<Option<Order>>> + Send;
+
+    /// Newest first, after the page's cursor; one buyer's orders or everyone's.
+    fn list_orders(
+        &self,
+        user: Option<UserId>,
+        page: &PageParams,
+    ) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+
+    /// Claims `(user, key)` atomically (a unique index decides between racers).
+    fn claim_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<Claim>> + Send;
+
+    /// Gives up a claim whose order was not created, so a retry can proceed.
+    fn release_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<()>> + Send;
+}
