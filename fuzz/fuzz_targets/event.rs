@@ -21,10 +21,10 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use runner::client::{Caller, Cidr, valid_host};
-use runner::event::{self, TooLarge};
-use runner::routes::{Lookup, Route, Routes};
-use runner::server::MAX_EVENT_BYTES;
+use runner::gateway::client::{Caller, Cidr, valid_host};
+use runner::gateway::event::{self, TooLarge};
+use runner::gateway::routes::{Lookup, Route, Routes};
+use runner::gateway::MAX_EVENT_BYTES;
 use runner::template::{EventSpec, PayloadVersion};
 use shop_fuzz::gateway::{self, Expected};
 use shop_fuzz::wire;

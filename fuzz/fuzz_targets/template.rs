@@ -15,10 +15,10 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
-use runner::client::Caller;
-use runner::event;
-use runner::routes::{Lookup, Route, Routes};
-use runner::server::MAX_EVENT_BYTES;
+use runner::gateway::client::Caller;
+use runner::gateway::event;
+use runner::gateway::routes::{Lookup, Route, Routes};
+use runner::gateway::MAX_EVENT_BYTES;
 use runner::template::{self, Settings};
 use shop_fuzz::gateway::{self, Expected};
 

@@ -1,23 +1,20 @@
 //! A self-hosted AWS Lambda + API Gateway for one machine: serves the functions of a
 //! SAM template over HTTP, running their binaries through the Lambda Runtime API.
+//!
+//! Two halves, and the dependencies point one way: [`gateway`] (the public
+//! listener, routes, the event and response translation, problem bodies) hands
+//! invocations to [`lambda`] (the pools of function processes and the Runtime API
+//! each one polls), which knows nothing of HTTP clients. [`template`] says what
+//! to serve.
 
 pub mod binary;
 pub mod body;
-pub mod client;
 pub mod envfile;
-pub mod event;
+pub mod gateway;
 pub mod ids;
-pub mod instance;
+pub mod lambda;
+mod net;
 pub mod output;
-mod peer;
-pub mod pool;
-pub mod problem;
-pub mod query;
-pub mod response;
-pub mod routes;
-pub mod runtime_api;
 pub mod secrets;
-pub mod server;
-pub mod stall;
-mod sys;
+pub mod setup;
 pub mod template;

@@ -8,14 +8,13 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
 use runner::binary::BuildKind;
-use runner::client::Cidr;
-use runner::instance::Runtime;
-use runner::pool::{Limits, Pool};
-use runner::routes::Routes;
+use runner::gateway::client::Cidr;
+use runner::gateway::{self, App};
+use runner::lambda::Supervisor;
+use runner::lambda::pool::Limits;
 use runner::secrets::Secrets;
-use runner::server::{self, App};
 use runner::template::{self, Settings};
-use runner::{binary, envfile};
+use runner::{envfile, setup};
 
 /// Serve the functions of an AWS SAM template over HTTP, as API Gateway + Lambda would.
 ///
@@ -174,7 +173,7 @@ fn parse_public_url(text: &str) -> Result<String, String> {
         .or_else(|| text.strip_prefix("https://"))
         .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
     let authority = rest.split('/').next().unwrap_or_default();
-    if !runner::client::valid_host(authority) {
+    if !runner::gateway::client::valid_host(authority) {
         return Err(format!("{text:?} does not name a host (and port)"));
     }
     Ok(authority.to_owned())
@@ -226,17 +225,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    runner::output::start(matches!(args.log_format, LogFormat::Json));
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(runner::output::LogWriter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match args.log_format {
-        LogFormat::Text => logs.with_target(false).init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    init_logs(args.log_format);
     let settings = Settings {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
@@ -263,78 +252,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         init_timeout: args.init_timeout,
     };
-    let mut routes = Routes::default();
-    let mut pools = Vec::new();
-    let mut missing = Vec::new();
-    for (index, spec) in template.functions.iter().enumerate() {
-        for event in &spec.events {
-            routes.add(index, event).map_err(|e| {
-                anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
-            })?;
-        }
-        let binary = match binary::locate(spec, args.target_dir.as_deref(), args.binaries) {
-            Ok(path) => path,
-            Err(e) => {
-                missing.push(e.to_string());
-                continue;
-            }
-        };
-        let mut environment = vec![
-            (
-                "AWS_LAMBDA_FUNCTION_NAME".to_owned(),
-                spec.function_name.clone(),
-            ),
-            (
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
-                spec.memory_mb.to_string(),
-            ),
-            (
-                "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
-                "$LATEST".to_owned(),
-            ),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME".to_owned(),
-                format!("/aws/lambda/{}", spec.function_name),
-            ),
-            ("AWS_LAMBDA_LOG_STREAM_NAME".to_owned(), "local".to_owned()),
-            (
-                "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
-                "on-demand".to_owned(),
-            ),
-            ("AWS_REGION".to_owned(), args.region.clone()),
-            ("AWS_DEFAULT_REGION".to_owned(), args.region.clone()),
-            ("TZ".to_owned(), ":UTC".to_owned()),
-        ];
-        for (name, value) in &spec.environment {
-            let value = secrets.resolve(value).map_err(|why| {
-                anyhow::anyhow!("resource {}, variable {name}: {why}", spec.logical_id)
-            })?;
-            environment.push((name.clone(), value));
-        }
-        environment.extend(shared_env.iter().cloned());
-        if let Some((name, _)) = environment
-            .iter()
-            .find(|(_, value)| runner::secrets::is_unresolved(value))
-        {
-            bail!(
-                "resource {}, variable {name}: a dynamic reference ({{{{resolve:…}}}}) is left \
-                 unresolved; a function never gets one as its value",
-                spec.logical_id
-            );
-        }
-        tracing::info!(function = %spec.logical_id, binary = %binary.display(), "function ready to start on demand");
-        let runtime = Runtime {
-            name: spec.logical_id.clone(),
-            binary,
-            environment,
-            timeout: spec.timeout,
-            arn: spec.arn.as_str().into(),
-        };
-        pools.push(Pool::new(runtime, limits(spec.reserved_concurrency)));
-    }
-    if !missing.is_empty() {
-        bail!("{}", missing.join("\n"));
-    }
+    let options = setup::Options {
+        target_dir: args.target_dir.as_deref(),
+        binaries: args.binaries,
+        region: &args.region,
+        shared_env: &shared_env,
+        secrets: &secrets,
+        limits: &limits,
+    };
+    let supervisor = Supervisor::new();
+    let (routes, pools) = setup::serve(&template, &options, &supervisor)?;
     for route in routes.iter() {
         tracing::info!(route = %route.route_key, function = %template.functions[route.function].logical_id, "route");
     }
@@ -364,10 +291,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         integration_timeout: args.integration_timeout,
         write_timeout: args.write_timeout,
     });
-    server::serve(listener, app, shutdown_signal()).await;
+    gateway::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down; stopping every instance");
-    runner::instance::stop_all(Duration::from_secs(3)).await;
+    supervisor.stop_all(Duration::from_secs(3)).await;
     Ok(())
+}
+
+/// The runner's own log lines go through the output thread, as text or JSON.
+fn init_logs(format: LogFormat) {
+    runner::output::start(matches!(format, LogFormat::Json));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(runner::output::LogWriter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => logs.with_target(false).init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 async fn shutdown_signal() {

@@ -20,9 +20,9 @@ use std::time::{Duration, SystemTime};
 use common::Runner;
 use http::HeaderMap;
 use reqwest::Url;
-use runner::client::Caller;
-use runner::event;
-use runner::routes::{Lookup, Routes};
+use runner::gateway::client::Caller;
+use runner::gateway::event;
+use runner::gateway::routes::{Lookup, Routes};
 use runner::template::{EventSpec, PayloadVersion};
 use serde_json::Value;
 
@@ -87,7 +87,7 @@ fn build(
     method: &str,
     path: &str,
     query: &str,
-    route: &runner::routes::Route,
+    route: &runner::gateway::routes::Route,
     params: &BTreeMap<String, String>,
 ) -> Value {
     let headers = HeaderMap::new();

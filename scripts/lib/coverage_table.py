@@ -2,8 +2,9 @@
 report --lcov).
 
 Test code is left out: files under tests/, the test-util support modules
-(src/testing/, src/fuzzing/), the runner's test functions, and in every other
-file the lines from its first `#[cfg(test)]` on, where its unit tests live. The
+(src/testing/, src/fuzzing/), unit-test files (`tests.rs`, `*_tests.rs`), the
+runner's test functions, and in every other file the lines from its inline
+test module (`#[cfg(test)] mod tests {`) on. The
 figure is about the code that ships.
 """
 import os
@@ -25,16 +26,21 @@ def crate_of(path: str, root: str):
 
 
 def is_test_file(path: str) -> bool:
-    return any(f"{os.sep}{d}{os.sep}" in path for d in ("tests", "testing", "fuzzing"))
+    name = os.path.basename(path)
+    return (any(f"{os.sep}{d}{os.sep}" in path for d in ("tests", "testing", "fuzzing"))
+            or name == "tests.rs" or name.endswith("_tests.rs"))
 
 
 def first_test_line(path: str) -> int:
-    """The 1-based line of the file's first `#[cfg(test)]`, or past its end."""
+    """The 1-based line of the file's inline test module (`#[cfg(test)]` then
+    `mod name {`), or past its end."""
     try:
         with open(path) as source:
-            for number, line in enumerate(source, 1):
-                if re.match(r"\s*#\[cfg\(test\)\]", line):
-                    return number
+            lines = source.read().split("\n")
+        for number, line in enumerate(lines, 1):
+            following = lines[number] if number < len(lines) else ""
+            if re.match(r"\s*#\[cfg\(test\)\]", line) and re.match(r"\s*mod \w+ \{", following):
+                return number
     except OSError:
         pass
     return sys.maxsize

@@ -2,9 +2,29 @@
 
 use serde_json::Value;
 
-use super::function::{EventSpec, PayloadVersion};
+use super::error::{TemplateError, invalid};
 use super::intrinsics::{Scope, scalar_string};
-use super::{TemplateError, invalid};
+
+/// The API Gateway payload format a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadVersion {
+    /// REST APIs (`Api` events), and HTTP APIs set to `PayloadFormatVersion: "1.0"`.
+    V1,
+    /// HTTP APIs (`HttpApi` events).
+    V2,
+}
+
+/// One HTTP route that invokes the function.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    pub name: String,
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// The path pattern, or `$default` for an HTTP API's catch-all route.
+    pub path: String,
+    pub payload: PayloadVersion,
+    pub stage: String,
+}
 
 pub(super) fn event_spec(
     id: &str,
@@ -48,27 +68,24 @@ pub(super) fn event_spec(
     {
         payload = PayloadVersion::V1;
     }
-    let api_kind = if kind == "HttpApi" {
-        "AWS::Serverless::HttpApi"
-    } else {
-        "AWS::Serverless::Api"
-    };
-    // The stage: the API's own StageName, else the Globals', else SAM's default
-    // (`$default` for HTTP APIs, `Prod` for the implicit REST API).
-    let mut stage = scope.global_stages.get(api_kind).cloned();
-    if let Some(api) = props.get(api_key) {
-        let info = api
-            .as_str()
-            .and_then(|target| scope.resources.get(target))
-            .filter(|info| info.kind == api_kind)
-            .ok_or_else(|| {
-                invalid(
-                    at(&format!(".Properties.{api_key}")),
-                    format!("must be !Ref to an {api_kind} resource of this template"),
-                )
-            })?;
-        stage = info.stage.clone().or(stage);
-    }
+    let (path, method) = route(kind, props, &at)?;
+    let stage = stage(kind, api_key, props, scope, &at)?;
+    Ok(EventSpec {
+        name: name.to_owned(),
+        method,
+        path,
+        payload,
+        stage,
+    })
+}
+
+/// The route's path and method: given both, or neither for an HTTP API's
+/// catch-all (`$default`, any method).
+fn route(
+    kind: &str,
+    props: &serde_json::Map<String, Value>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(String, String), TemplateError> {
     let path = props.get("Path").and_then(Value::as_str);
     let method = props.get("Method").and_then(Value::as_str);
     let (path, method) = match (path, method) {
@@ -86,19 +103,43 @@ pub(super) fn event_spec(
     } else {
         method
     };
-    let stage = stage.unwrap_or_else(|| {
+    Ok((path, method))
+}
+
+/// The stage: the API's own StageName, else the Globals', else SAM's default
+/// (`$default` for HTTP APIs, `Prod` for the implicit REST API).
+fn stage(
+    kind: &str,
+    api_key: &str,
+    props: &serde_json::Map<String, Value>,
+    scope: &Scope,
+    at: &dyn Fn(&str) -> String,
+) -> Result<String, TemplateError> {
+    let api_kind = if kind == "HttpApi" {
+        "AWS::Serverless::HttpApi"
+    } else {
+        "AWS::Serverless::Api"
+    };
+    let mut stage = scope.global_stages.get(api_kind).cloned();
+    if let Some(api) = props.get(api_key) {
+        let info = api
+            .as_str()
+            .and_then(|target| scope.resources.get(target))
+            .filter(|info| info.kind == api_kind)
+            .ok_or_else(|| {
+                invalid(
+                    at(&format!(".Properties.{api_key}")),
+                    format!("must be !Ref to an {api_kind} resource of this template"),
+                )
+            })?;
+        stage = info.stage.clone().or(stage);
+    }
+    Ok(stage.unwrap_or_else(|| {
         if kind == "HttpApi" {
             "$default"
         } else {
             "Prod"
         }
         .to_owned()
-    });
-    Ok(EventSpec {
-        name: name.to_owned(),
-        method,
-        path,
-        payload,
-        stage,
-    })
+    }))
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::events::event_spec;
+use super::error::{TemplateError, invalid};
+use super::events::{EventSpec, event_spec};
 use super::intrinsics::{Scope, scalar_string};
-use super::{TemplateError, invalid};
 
 pub(crate) const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 
@@ -53,27 +53,6 @@ const HONOURED: &[&str] = &[
     "Events",
     "PackageType",
 ];
-
-/// The API Gateway payload format a route speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadVersion {
-    /// REST APIs (`Api` events), and HTTP APIs set to `PayloadFormatVersion: "1.0"`.
-    V1,
-    /// HTTP APIs (`HttpApi` events).
-    V2,
-}
-
-/// One HTTP route that invokes the function.
-#[derive(Debug, Clone)]
-pub struct EventSpec {
-    pub name: String,
-    /// Upper-case method, or `ANY`.
-    pub method: String,
-    /// The path pattern, or `$default` for an HTTP API's catch-all route.
-    pub path: String,
-    pub payload: PayloadVersion,
-    pub stage: String,
-}
 
 /// A function as the runner runs it.
 #[derive(Debug, Clone)]

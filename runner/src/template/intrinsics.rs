@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
-use super::TemplateError;
+use super::error::TemplateError;
 
 /// Turns YAML into JSON, rewriting the short tag forms (`!Ref x`, `!Sub s`) into the
 /// long forms (`{"Ref": x}`, `{"Fn::Sub": s}`) so that one resolver handles both.

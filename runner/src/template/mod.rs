@@ -4,44 +4,28 @@
 //! keys with no effect on one machine (IAM, tags, architectures …) are accepted and
 //! listed in the README.
 
+mod error;
 mod events;
 mod function;
+mod globals;
 mod intrinsics;
 mod parameters;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
-pub use function::{EventSpec, FunctionSpec, PayloadVersion};
+pub use error::TemplateError;
+use error::invalid;
+pub use events::{EventSpec, PayloadVersion};
+pub use function::FunctionSpec;
+use globals::{check_api_resource, globals, merge, without_ignored_globals};
 use intrinsics::{ResourceInfo, Scope, yaml_to_json};
+pub use parameters::Settings;
 use parameters::{parameters, pseudo_parameters};
-
-/// Why a template cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    #[error("cannot read template {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("template is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
-    #[error("{at}: {reason}")]
-    Invalid { at: String, reason: String },
-}
-
-/// The deployment facts a real stack would supply.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub region: String,
-    pub account_id: String,
-    pub stack_name: String,
-    pub parameter_overrides: BTreeMap<String, String>,
-}
 
 /// What the runner serves from a template.
 #[derive(Debug)]
@@ -65,13 +49,6 @@ const TOP_LEVEL: &[&str] = &[
     "Outputs",
 ];
 
-fn invalid(at: impl Into<String>, reason: impl Into<String>) -> TemplateError {
-    TemplateError::Invalid {
-        at: at.into(),
-        reason: reason.into(),
-    }
-}
-
 /// Reads and interprets the template at `path`; `CodeUri`s are relative to its folder.
 pub fn load(path: &Path, settings: &Settings) -> Result<Template, TemplateError> {
     let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
@@ -94,7 +71,6 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
             "is not a template section",
         ));
     }
-    let empty = Map::new();
     let resources = match root.get("Resources") {
         Some(Value::Object(map)) => map,
         _ => {
@@ -104,6 +80,38 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
             ));
         }
     };
+    let scope = scope_of(root, resources, settings)?;
+    let globals = globals(root.get("Globals"), &scope)?;
+    let mut functions = Vec::new();
+    let mut other_resources = Vec::new();
+    for (id, resource) in resources {
+        let resource = resource
+            .as_object()
+            .ok_or_else(|| invalid(format!("resource {id}"), "is not a mapping"))?;
+        let kind = resource
+            .get("Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind == function::FUNCTION_TYPE {
+            functions.push(function_of(id, resource, &globals, &scope, base)?);
+        } else {
+            check_api_resource(id, kind, resource)?;
+            other_resources.push((id.clone(), kind.to_owned()));
+        }
+    }
+    Ok(Template {
+        functions,
+        other_resources,
+    })
+}
+
+/// What intrinsic functions resolve against: parameters, pseudo parameters, the
+/// Globals' stage names, and each resource's kind, function name and stage.
+fn scope_of(
+    root: &Map<String, Value>,
+    resources: &Map<String, Value>,
+    settings: &Settings,
+) -> Result<Scope, TemplateError> {
     let mut scope = Scope {
         parameters: parameters(root.get("Parameters"), settings)?,
         pseudo: pseudo_parameters(settings),
@@ -119,118 +127,103 @@ pub fn parse(text: &str, base: &Path, settings: &Settings) -> Result<Template, T
                 .insert(format!("AWS::Serverless::{section}"), stage);
         }
     }
-    let partition = "aws";
     let mut infos = Vec::new();
     for (id, resource) in resources {
-        let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
-        let (properties, at) = (
-            &resource["Properties"],
-            format!("resource {id}, key Properties"),
-        );
-        let stage = if matches!(
-            kind.as_str(),
-            "AWS::Serverless::Api" | "AWS::Serverless::HttpApi"
-        ) {
-            string_property(properties, "StageName", &at, &scope)?
-        } else {
-            None
-        };
-        let function = if kind == function::FUNCTION_TYPE {
-            // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
-            // other resources are not known yet, so they cannot appear here.
-            let name = string_property(properties, "FunctionName", &at, &scope)?
-                .unwrap_or_else(|| id.clone());
-            let arn = format!(
-                "arn:{partition}:lambda:{}:{}:function:{name}",
-                settings.region, settings.account_id
-            );
-            Some((name, arn))
-        } else {
-            None
-        };
-        infos.push((
-            id.clone(),
-            ResourceInfo {
-                kind,
-                function,
-                stage,
-            },
-        ));
+        infos.push((id.clone(), resource_info(id, resource, &scope, settings)?));
     }
     scope.resources.extend(infos);
-    let globals = globals(root.get("Globals"), &scope)?;
-    let mut functions = Vec::new();
-    let mut other_resources = Vec::new();
-    for (id, resource) in resources {
-        let resource = resource
-            .as_object()
-            .ok_or_else(|| invalid(format!("resource {id}"), "is not a mapping"))?;
-        let kind = resource
-            .get("Type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if kind != function::FUNCTION_TYPE {
-            check_api_resource(id, kind, resource)?;
-            other_resources.push((id.clone(), kind.to_owned()));
-            continue;
-        }
-        for key in resource.keys() {
-            match key.as_str() {
-                // Connectors only grant permissions.
-                "Type"
-                | "Properties"
-                | "Metadata"
-                | "DependsOn"
-                | "DeletionPolicy"
-                | "UpdateReplacePolicy"
-                | "Connectors"
-                | "IgnoreGlobals" => {}
-                "Condition" => {
-                    return Err(invalid(
-                        format!("resource {id}, key Condition"),
-                        "conditions are not supported by the runner",
-                    ));
-                }
-                other => return Err(invalid(format!("resource {id}, key {other}"), "is unknown")),
-            }
-        }
-        let at = format!("resource {id}, key Properties");
-        // Merged before resolving, as SAM does before CloudFormation resolves, so
-        // that a function's `!Ref AWS::NoValue` removes what its Globals set.
-        let mut raw = without_ignored_globals(&globals, resource.get("IgnoreGlobals"))
-            .map_err(|reason| invalid(format!("resource {id}, key IgnoreGlobals"), reason))?;
-        merge(
-            &mut raw,
-            resource
-                .get("Properties")
-                .cloned()
-                .unwrap_or(Value::Object(empty.clone())),
+    Ok(scope)
+}
+
+/// A resource's kind, and its stage (an API) or its name and ARN (a function).
+fn resource_info(
+    id: &str,
+    resource: &Value,
+    scope: &Scope,
+    settings: &Settings,
+) -> Result<ResourceInfo, TemplateError> {
+    let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
+    let (properties, at) = (
+        &resource["Properties"],
+        format!("resource {id}, key Properties"),
+    );
+    let stage = if matches!(
+        kind.as_str(),
+        "AWS::Serverless::Api" | "AWS::Serverless::HttpApi"
+    ) {
+        string_property(properties, "StageName", &at, scope)?
+    } else {
+        None
+    };
+    let function = if kind == function::FUNCTION_TYPE {
+        // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
+        // other resources are not known yet, so they cannot appear here.
+        let name = string_property(properties, "FunctionName", &at, scope)?
+            .unwrap_or_else(|| id.to_owned());
+        let arn = format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            settings.region, settings.account_id
         );
-        // An event's `ApiId`/`RestApiId` names an API resource, which has no value
-        // of its own here: it is set aside from resolution and kept as that name.
-        let api_refs = take_api_references(&mut raw);
-        let mut properties = scope
-            .resolve(&raw, &at)?
-            .unwrap_or(Value::Object(empty.clone()));
-        for (event, key, target) in api_refs {
-            properties["Events"][&event]["Properties"][&key] = Value::String(target);
-        }
-        let (name, arn) = scope.resources[id].function.clone().expect("function");
-        let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
-        functions.push(function::build(
-            id,
-            name,
-            arn,
-            &properties,
-            &metadata,
-            base,
-            &scope,
-        )?);
-    }
-    Ok(Template {
-        functions,
-        other_resources,
+        Some((name, arn))
+    } else {
+        None
+    };
+    Ok(ResourceInfo {
+        kind,
+        function,
+        stage,
     })
+}
+
+/// One `AWS::Serverless::Function`: its keys checked, its Globals merged in,
+/// its properties resolved.
+fn function_of(
+    id: &str,
+    resource: &Map<String, Value>,
+    globals: &Value,
+    scope: &Scope,
+    base: &Path,
+) -> Result<FunctionSpec, TemplateError> {
+    for key in resource.keys() {
+        match key.as_str() {
+            // Connectors only grant permissions.
+            "Type"
+            | "Properties"
+            | "Metadata"
+            | "DependsOn"
+            | "DeletionPolicy"
+            | "UpdateReplacePolicy"
+            | "Connectors"
+            | "IgnoreGlobals" => {}
+            "Condition" => {
+                return Err(invalid(
+                    format!("resource {id}, key Condition"),
+                    "conditions are not supported by the runner",
+                ));
+            }
+            other => return Err(invalid(format!("resource {id}, key {other}"), "is unknown")),
+        }
+    }
+    let at = format!("resource {id}, key Properties");
+    let empty = || Value::Object(Map::new());
+    // Merged before resolving, as SAM does before CloudFormation resolves, so
+    // that a function's `!Ref AWS::NoValue` removes what its Globals set.
+    let mut raw = without_ignored_globals(globals, resource.get("IgnoreGlobals"))
+        .map_err(|reason| invalid(format!("resource {id}, key IgnoreGlobals"), reason))?;
+    merge(
+        &mut raw,
+        resource.get("Properties").cloned().unwrap_or_else(empty),
+    );
+    // An event's `ApiId`/`RestApiId` names an API resource, which has no value
+    // of its own here: it is set aside from resolution and kept as that name.
+    let api_refs = take_api_references(&mut raw);
+    let mut properties = scope.resolve(&raw, &at)?.unwrap_or_else(empty);
+    for (event, key, target) in api_refs {
+        properties["Events"][&event]["Properties"][&key] = Value::String(target);
+    }
+    let (name, arn) = scope.resources[id].function.clone().expect("function");
+    let metadata = resource.get("Metadata").cloned().unwrap_or(Value::Null);
+    function::build(id, name, arn, &properties, &metadata, base, scope)
 }
 
 /// `properties[key]` resolved to a string, if present. Used before the resources are
@@ -277,126 +270,4 @@ fn take_api_references(properties: &mut Value) -> Vec<(String, String, String)> 
         }
     }
     taken
-}
-
-/// API resources are served by the runner itself, so their behaviour-changing keys
-/// (authorizers, CORS, OpenAPI bodies …) must not pass unnoticed.
-fn check_api_resource(
-    id: &str,
-    kind: &str,
-    resource: &Map<String, Value>,
-) -> Result<(), TemplateError> {
-    if kind != "AWS::Serverless::HttpApi" && kind != "AWS::Serverless::Api" {
-        return Ok(());
-    }
-    const HARMLESS: &[&str] = &[
-        "Name",
-        "Description",
-        "Tags",
-        "StageName",
-        "AccessLogSettings",
-        "DefaultRouteSettings",
-        "RouteSettings",
-        "FailOnWarnings",
-        "DisableExecuteApiEndpoint",
-        "Domain",
-        "MethodSettings",
-        "TracingEnabled",
-        "EndpointConfiguration",
-        "OpenApiVersion",
-        "PropagateTags",
-    ];
-    let empty = Map::new();
-    let props = resource
-        .get("Properties")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    match props.keys().find(|k| !HARMLESS.contains(&k.as_str())) {
-        Some(key) => Err(invalid(
-            format!("resource {id}, key Properties.{key}"),
-            "is not supported by the runner",
-        )),
-        None => Ok(()),
-    }
-}
-
-fn globals(section: Option<&Value>, scope: &Scope) -> Result<Value, TemplateError> {
-    let Some(section) = section else {
-        return Ok(Value::Object(Map::new()));
-    };
-    let map = section
-        .as_object()
-        .ok_or_else(|| invalid("Globals", "is not a mapping"))?;
-    for (section, settings) in map {
-        match section.as_str() {
-            "Function" => {}
-            // API settings, checked as an API resource's properties are.
-            "Api" | "HttpApi" => {
-                let kind = format!("AWS::Serverless::{section}");
-                let mut resource = Map::new();
-                resource.insert("Properties".into(), settings.clone());
-                check_api_resource(&format!("Globals.{section}"), &kind, &resource)?;
-            }
-            other => {
-                return Err(invalid(
-                    format!("Globals, key {other}"),
-                    "only Globals.Function, Api and HttpApi are supported by the runner",
-                ));
-            }
-        }
-    }
-    // Checked here, resolved with each function's own properties once merged.
-    match map.get("Function") {
-        Some(function) => {
-            scope.resolve(function, "Globals.Function")?;
-            Ok(function.clone())
-        }
-        None => Ok(Value::Object(Map::new())),
-    }
-}
-
-/// The Globals a function takes: all of them, none (`IgnoreGlobals: "*"`), or all but
-/// the listed properties.
-fn without_ignored_globals(globals: &Value, ignore: Option<&Value>) -> Result<Value, String> {
-    let mut kept = globals.clone();
-    match ignore {
-        None => {}
-        Some(Value::String(all)) if all == "*" => kept = Value::Object(Map::new()),
-        Some(Value::Array(keys)) => {
-            for key in keys {
-                let key = key.as_str().ok_or("must list property names")?;
-                if let Some(map) = kept.as_object_mut() {
-                    map.remove(key);
-                }
-            }
-        }
-        Some(_) => return Err("must be \"*\" or a list of property names".into()),
-    }
-    Ok(kept)
-}
-
-/// An intrinsic function (`{"Ref": …}`, `{"Fn::Sub": …}`): a value, not a mapping.
-fn is_intrinsic(map: &Map<String, Value>) -> bool {
-    map.len() == 1
-        && map
-            .keys()
-            .all(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
-}
-
-/// SAM's rule for Globals: mappings merge key by key, anything else (an intrinsic
-/// function included) is replaced.
-fn merge(base: &mut Value, own: Value) {
-    match (base, own) {
-        (Value::Object(base), Value::Object(own)) if !is_intrinsic(base) && !is_intrinsic(&own) => {
-            for (k, v) in own {
-                match base.get_mut(&k) {
-                    Some(existing) => merge(existing, v),
-                    None => {
-                        base.insert(k, v);
-                    }
-                }
-            }
-        }
-        (base, own) => *base = own,
-    }
 }

@@ -4,8 +4,17 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::error::{TemplateError, invalid};
 use super::intrinsics::scalar_string;
-use super::{Settings, TemplateError, invalid};
+
+/// The deployment facts a real stack would supply.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub region: String,
+    pub account_id: String,
+    pub stack_name: String,
+    pub parameter_overrides: BTreeMap<String, String>,
+}
 
 const PARAMETER_KEYS: &[&str] = &[
     "Type",

@@ -11,10 +11,13 @@ use crate::template::PayloadVersion;
 /// Why a function's result is not a proxy response (API Gateway answers 502).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Malformed(pub String);
+pub(super) struct Malformed(pub String);
 
 /// Translates `payload`, the bytes the function posted as its response.
-pub fn translate(version: PayloadVersion, payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
+pub(super) fn translate(
+    version: PayloadVersion,
+    payload: &[u8],
+) -> Result<Response<Bytes>, Malformed> {
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| Malformed(format!("the function's response is not JSON: {e}")))?;
     let structured = value.as_object().filter(|m| m.contains_key("statusCode"));

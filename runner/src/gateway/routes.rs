@@ -168,7 +168,10 @@ fn matches(segments: &[Segment], parts: &[&str]) -> Option<BTreeMap<String, Stri
                 let rest = parts
                     .get(i..)
                     .filter(|r| !r.is_empty() && !r[0].is_empty())?;
-                params.insert(name.clone(), crate::query::percent_decode(&rest.join("/")));
+                params.insert(
+                    name.clone(),
+                    crate::gateway::query::percent_decode(&rest.join("/")),
+                );
                 return Some(params);
             }
             Segment::Literal(text) => {
@@ -178,7 +181,7 @@ fn matches(segments: &[Segment], parts: &[&str]) -> Option<BTreeMap<String, Stri
             }
             Segment::Param(name) => {
                 let part = parts.get(i).filter(|p| !p.is_empty())?;
-                params.insert(name.clone(), crate::query::percent_decode(part));
+                params.insert(name.clone(), crate::gateway::query::percent_decode(part));
             }
         }
     }

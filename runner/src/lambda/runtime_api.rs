@@ -15,60 +15,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::invocation::{Current, Invocation, MAX_RESPONSE_BYTES, Outcome, Phase};
 use crate::body;
-
-/// Lambda's limit on a synchronous response.
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
-
-/// One invocation handed to the instance through `next`.
-#[derive(Debug)]
-pub struct Invocation {
-    pub request_id: String,
-    pub event: Bytes,
-    pub deadline_ms: u64,
-    pub arn: Arc<str>,
-    pub trace_id: String,
-    pub reply: oneshot::Sender<Outcome>,
-}
-
-/// The invocation an instance is working on.
-#[derive(Debug)]
-struct Current {
-    request_id: String,
-    reply: oneshot::Sender<Outcome>,
-}
-
-/// What the instance posted for an invocation.
-#[derive(Debug)]
-pub enum Outcome {
-    Response(Bytes),
-    /// `/error`: the `errorType` and `errorMessage` it reported.
-    Error {
-        error_type: String,
-        message: String,
-    },
-    /// The response exceeded [`MAX_RESPONSE_BYTES`].
-    TooLarge,
-    /// The response upload broke off before its end.
-    Incomplete,
-    /// The response was streamed (`Lambda-Runtime-Function-Response-Mode:
-    /// streaming`), which the runner does not support.
-    Streamed,
-}
-
-/// Where an instance is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Phase {
-    Starting,
-    /// It has polled `next` at least once.
-    Ready,
-    InitFailed(String),
-    Exited(String),
-}
 
 /// State shared by an instance and its Runtime API server.
 #[derive(Debug)]
-pub struct Channel {
+pub(crate) struct Channel {
     jobs: tokio::sync::Mutex<mpsc::Receiver<Invocation>>,
     current: Mutex<Option<Current>>,
     pub phase: watch::Sender<Phase>,
@@ -78,7 +30,7 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(jobs: mpsc::Receiver<Invocation>) -> Arc<Channel> {
+    pub(crate) fn new(jobs: mpsc::Receiver<Invocation>) -> Arc<Channel> {
         Arc::new(Channel {
             jobs: tokio::sync::Mutex::new(jobs),
             current: Mutex::new(None),
@@ -88,7 +40,7 @@ impl Channel {
     }
 
     /// Whether the connection from `peer` comes from the instance (see
-    /// [`crate::peer`]). Where that cannot be told (no `/proc`: not Linux),
+    /// [`crate::lambda::peer`]). Where that cannot be told (no `/proc`: not Linux),
     /// every local process is believed.
     async fn is_the_instance(&self, peer: SocketAddr, local: SocketAddr) -> bool {
         let mut owner = self.owner.subscribe();
@@ -104,8 +56,10 @@ impl Channel {
             return false;
         };
         // Reading /proc blocks: keep it off the threads serving requests.
-        let held =
-            tokio::task::spawn_blocking(move || crate::peer::held_by_group(pid, peer, local)).await;
+        let held = tokio::task::spawn_blocking(move || {
+            crate::lambda::peer::held_by_group(pid, peer, local)
+        })
+        .await;
         matches!(held, Ok(None | Some(true)))
     }
 }
@@ -113,12 +67,12 @@ impl Channel {
 /// Serves the Runtime API for one instance on `listener` until the task is aborted.
 /// A connection from any process other than the instance (or one it started) is
 /// closed unanswered.
-pub async fn serve(listener: TcpListener, channel: Arc<Channel>) {
+pub(crate) async fn serve(listener: TcpListener, channel: Arc<Channel>) {
     let Ok(local) = listener.local_addr() else {
         return;
     };
     loop {
-        let (stream, peer) = crate::server::accept(&listener).await;
+        let (stream, peer) = crate::net::accept(&listener).await;
         let channel = channel.clone();
         tokio::spawn(async move {
             if !channel.is_the_instance(peer, local).await {
@@ -150,6 +104,10 @@ fn not_found() -> Response<Full<Bytes>> {
     )
 }
 
+fn accepted() -> Response<Full<Bytes>> {
+    reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+}
+
 async fn handle(
     channel: Arc<Channel>,
     req: http::Request<Incoming>,
@@ -158,27 +116,9 @@ async fn handle(
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
         return Ok(not_found());
     };
-    let accepted = || reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
     match (req.method(), rest) {
         (&Method::GET, "invocation/next") => Ok(next(&channel).await),
-        (&Method::POST, "init/error") => {
-            let (error_type, message) = error_body(req).await;
-            let starting = channel.phase.send_if_modified(|phase| {
-                let starting = *phase == Phase::Starting;
-                if starting {
-                    *phase = Phase::InitFailed(format!("{error_type}: {message}"));
-                }
-                starting
-            });
-            if starting {
-                Ok(accepted())
-            } else {
-                Ok(reply(
-                    StatusCode::FORBIDDEN,
-                    r#"{"errorType":"InvalidStateTransition","errorMessage":"init/error is accepted once, before the first next"}"#,
-                ))
-            }
-        }
+        (&Method::POST, "init/error") => Ok(init_error(&channel, req).await),
         (&Method::POST, rest) => {
             // An unknown action must not touch the invocation in progress.
             let Some((id, kind)) = rest
@@ -188,79 +128,113 @@ async fn handle(
             else {
                 return Ok(not_found());
             };
-            // As in Lambda's own Runtime API, the state is checked before the id: with
-            // no invocation in progress (none yet, or this one already answered) it
-            // is 403, with another one in progress 400.
-            let taken = {
-                let mut current = channel.current.lock().expect("lock");
-                match current.take() {
-                    None => Err(reply(
-                        StatusCode::FORBIDDEN,
-                        r#"{"errorType":"InvalidStateTransition","errorMessage":"no invocation in progress"}"#,
-                    )),
-                    Some(other) if other.request_id != id => {
-                        *current = Some(other);
-                        Err(reply(
-                            StatusCode::BAD_REQUEST,
-                            r#"{"errorType":"InvalidRequestID","errorMessage":"not the invocation in progress"}"#,
-                        ))
-                    }
-                    Some(this) => Ok(this),
-                }
+            let tx = match take_current(&channel, id) {
+                Ok(Current { reply: tx, .. }) => tx,
+                Err(status) => return Ok(out_of_turn(status)),
             };
-            let Current { reply: tx, .. } = match taken {
-                Ok(current) => current,
-                Err(refusal) => return Ok(refusal),
-            };
-            let streaming = req
-                .headers()
-                .get("lambda-runtime-function-response-mode")
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
-            let outcome = match kind {
-                // Named at once, however long the stream lasts; the rest is drained.
-                "response" if streaming => {
-                    let _ = tx.send(Outcome::Streamed);
-                    let _ = body::read(&mut req.into_body(), 0, body::DRAIN_LIMIT, None).await;
-                    return Ok(accepted());
-                }
-                "response" => match response_body(req).await {
-                    Ok(body) => Outcome::Response(body),
-                    Err(outcome) => {
-                        let too_large = matches!(outcome, Outcome::TooLarge);
-                        let _ = tx.send(outcome);
-                        return Ok(if too_large {
-                            reply(
-                                StatusCode::PAYLOAD_TOO_LARGE,
-                                r#"{"errorType":"RequestEntityTooLarge","errorMessage":"response exceeds 6 MB"}"#,
-                            )
-                        } else {
-                            reply(
-                                StatusCode::BAD_REQUEST,
-                                r#"{"errorType":"InvalidResponse","errorMessage":"the response body was cut short"}"#,
-                            )
-                        });
-                    }
-                },
-                // "error", the only other action let through above.
-                _ => {
-                    let (error_type, message) = error_body(req).await;
-                    Outcome::Error {
-                        error_type,
-                        message,
-                    }
-                }
-            };
-            let _ = tx.send(outcome);
-            // The acknowledgement goes out first, on purpose: the function's next
-            // poll then races the caller's response instead of following it, which
-            // keeps it off the critical path of the caller's next request.
-            Ok(accepted())
+            Ok(post_result(tx, kind, req).await)
         }
         _ => Ok(reply(
             StatusCode::METHOD_NOT_ALLOWED,
             r#"{"errorType":"MethodNotAllowed","errorMessage":"method not allowed"}"#,
         )),
     }
+}
+
+/// `init/error`: accepted once, before the first `next`.
+async fn init_error(channel: &Channel, req: http::Request<Incoming>) -> Response<Full<Bytes>> {
+    let (error_type, message) = error_body(req).await;
+    let starting = channel.phase.send_if_modified(|phase| {
+        let starting = *phase == Phase::Starting;
+        if starting {
+            *phase = Phase::InitFailed(format!("{error_type}: {message}"));
+        }
+        starting
+    });
+    if starting {
+        accepted()
+    } else {
+        reply(
+            StatusCode::FORBIDDEN,
+            r#"{"errorType":"InvalidStateTransition","errorMessage":"init/error is accepted once, before the first next"}"#,
+        )
+    }
+}
+
+/// The invocation in progress, if `id` names it. As in Lambda's own Runtime API,
+/// the state is checked before the id: with no invocation in progress (none yet,
+/// or this one already answered) it is 403, with another one in progress 400.
+fn take_current(channel: &Channel, id: &str) -> Result<Current, StatusCode> {
+    let mut current = channel.current.lock().expect("lock");
+    match current.take() {
+        None => Err(StatusCode::FORBIDDEN),
+        Some(other) if other.request_id != id => {
+            *current = Some(other);
+            Err(StatusCode::BAD_REQUEST)
+        }
+        Some(this) => Ok(this),
+    }
+}
+
+/// The Runtime API's answer to a result posted out of turn.
+fn out_of_turn(status: StatusCode) -> Response<Full<Bytes>> {
+    let body = if status == StatusCode::FORBIDDEN {
+        r#"{"errorType":"InvalidStateTransition","errorMessage":"no invocation in progress"}"#
+    } else {
+        r#"{"errorType":"InvalidRequestID","errorMessage":"not the invocation in progress"}"#
+    };
+    reply(status, body)
+}
+
+/// `invocation/{id}/response` or `…/error`: hands the outcome to the caller.
+async fn post_result(
+    tx: oneshot::Sender<Outcome>,
+    kind: &str,
+    req: http::Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let streaming = req
+        .headers()
+        .get("lambda-runtime-function-response-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let outcome = match kind {
+        // Named at once, however long the stream lasts; the rest is drained.
+        "response" if streaming => {
+            let _ = tx.send(Outcome::Streamed);
+            let _ = body::read(&mut req.into_body(), 0, body::DRAIN_LIMIT, None).await;
+            return accepted();
+        }
+        "response" => match response_body(req).await {
+            Ok(body) => Outcome::Response(body),
+            Err(outcome) => {
+                let too_large = matches!(outcome, Outcome::TooLarge);
+                let _ = tx.send(outcome);
+                return if too_large {
+                    reply(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        r#"{"errorType":"RequestEntityTooLarge","errorMessage":"response exceeds 6 MB"}"#,
+                    )
+                } else {
+                    reply(
+                        StatusCode::BAD_REQUEST,
+                        r#"{"errorType":"InvalidResponse","errorMessage":"the response body was cut short"}"#,
+                    )
+                };
+            }
+        },
+        // "error", the only other action let through.
+        _ => {
+            let (error_type, message) = error_body(req).await;
+            Outcome::Error {
+                error_type,
+                message,
+            }
+        }
+    };
+    let _ = tx.send(outcome);
+    // The acknowledgement goes out first, on purpose: the function's next poll
+    // then races the caller's response instead of following it, which keeps it
+    // off the critical path of the caller's next request.
+    accepted()
 }
 
 /// The long poll: answers when the pool hands this instance an invocation.

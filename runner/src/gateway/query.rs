@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 /// Query string → decoded names and every value of each, in order.
-pub fn parse_query(raw: &str) -> BTreeMap<String, Vec<String>> {
+pub(super) fn parse_query(raw: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -17,7 +17,7 @@ fn form_decode(s: &str) -> String {
 }
 
 /// Decodes `%XX` escapes; malformed escapes stay as written.
-pub fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -4,15 +4,15 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime};
 
-use crate::client::Caller;
+use crate::gateway::client::Caller;
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use http::HeaderMap;
 use serde_json::Value;
 
 use super::*;
-use crate::query::parse_query;
-use crate::routes::{Lookup, Routes};
+use crate::gateway::query::parse_query;
+use crate::gateway::routes::{Lookup, Routes};
 use crate::template::EventSpec;
 
 fn route(payload: PayloadVersion, method: &str, path: &str) -> Routes {

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::instance::{Fault, Instance, Runtime};
-use crate::runtime_api::Outcome;
+use crate::lambda::Supervisor;
+use crate::lambda::instance::{Fault, Instance, Runtime};
+use crate::lambda::invocation::Outcome;
 
 /// Instances an invocation is offered to when each exits before taking it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -65,6 +66,7 @@ pub struct Admission {
 pub struct Pool {
     pub runtime: Runtime,
     limits: Limits,
+    supervisor: Arc<Supervisor>,
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     idle: Mutex<Vec<Instance>>,
@@ -79,11 +81,13 @@ impl Drop for Waiting<'_> {
 }
 
 impl Pool {
-    /// A pool with `limits.concurrency` instances at most, stopping idle ones.
-    pub fn new(runtime: Runtime, limits: Limits) -> Arc<Pool> {
+    /// A pool with `limits.concurrency` instances at most, stopping idle ones;
+    /// `supervisor` stops them all at shutdown.
+    pub fn new(runtime: Runtime, limits: Limits, supervisor: Arc<Supervisor>) -> Arc<Pool> {
         let pool = Arc::new(Pool {
             runtime,
             limits,
+            supervisor,
             permits: Arc::new(Semaphore::new(limits.concurrency)),
             waiting: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
@@ -189,7 +193,7 @@ impl Pool {
             }
         }
         let started = Instant::now();
-        match Instance::start(&self.runtime, self.limits.init_timeout).await {
+        match Instance::start(&self.runtime, self.limits.init_timeout, &self.supervisor).await {
             Ok(instance) => {
                 *self.backoff.lock().expect("lock") = Backoff::default();
                 tracing::debug!(function = %self.runtime.name, pid = instance.pid, "instance started");

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 /// `inner`, with each write bounded by `limit` of waiting for room.
-pub struct WriteStall<S> {
+pub(super) struct WriteStall<S> {
     inner: S,
     limit: Duration,
     /// Running while a write waits for room.
@@ -24,7 +24,7 @@ pub struct WriteStall<S> {
 }
 
 impl<S> WriteStall<S> {
-    pub fn new(inner: S, limit: Duration) -> Self {
+    pub(super) fn new(inner: S, limit: Duration) -> Self {
         WriteStall {
             inner,
             limit,

@@ -14,7 +14,7 @@ use serde_json::json;
 /// into the answer: it can name types, paths and messages that are nobody else's
 /// business. See [`Problem::cause`].
 #[derive(Debug, Clone)]
-pub enum Problem {
+pub(super) enum Problem {
     /// 400: the `Host` header names nothing a gateway could serve.
     BadHost,
     /// 400: the request target is not a path (`OPTIONS *`).
@@ -39,11 +39,9 @@ pub enum Problem {
     InitFailed { function: String, reason: String },
     /// 502: the process exited or was lost during the invocation.
     Crashed { function: String, reason: String },
-    /// 502: the function reported an error (Runtime API `/error`), of this type.
-    FunctionError {
-        function: String,
-        error_type: String,
-    },
+    /// 502: the function reported an error (Runtime API `/error`); its type and
+    /// message go to the log only.
+    FunctionError { function: String },
     /// 502: the function's result is not a valid proxy response.
     BadResponse { function: String, reason: String },
     /// 504: the function ran past its Timeout and was stopped.
@@ -54,7 +52,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         match self {
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::BadHost | Problem::BadTarget => StatusCode::BAD_REQUEST,
@@ -98,7 +96,7 @@ impl Problem {
         }
     }
 
-    pub fn detail(&self) -> String {
+    pub(super) fn detail(&self) -> String {
         match self {
             Problem::NotFound => "No route of the template matches this method and path.".into(),
             Problem::BadHost => "The Host header must be one host name or address, with an \
@@ -157,7 +155,7 @@ impl Problem {
     }
 
     /// What went wrong inside the function, for the log only.
-    pub fn cause(&self) -> Option<&str> {
+    pub(super) fn cause(&self) -> Option<&str> {
         match self {
             Problem::InitFailed { reason, .. }
             | Problem::Crashed { reason, .. }
@@ -168,7 +166,7 @@ impl Problem {
     }
 
     /// The problem+json response; `type_base` prefixes the problem's slug.
-    pub fn render(&self, request_id: &str, type_base: &str) -> Response<Bytes> {
+    pub(super) fn render(&self, request_id: &str, type_base: &str) -> Response<Bytes> {
         let (slug, title) = self.slug_and_title();
         let status = self.status();
         let body = json!({
@@ -218,7 +216,6 @@ mod tests {
             },
             Problem::FunctionError {
                 function: "F".into(),
-                error_type: secrets.into(),
             },
             Problem::BadResponse {
                 function: "F".into(),

@@ -1,0 +1,321 @@
+//! One request through the gateway: routed, its body read within the limits,
+//! turned into an event, handed to the function's pool, and answered with what
+//! the function returned or the problem that stopped it.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use http::{HeaderMap, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use super::client::Caller;
+use super::log::InvocationLog;
+use super::problem::Problem;
+use super::routes::{Lookup, Route};
+use super::{App, MAX_EVENT_BYTES, event, response};
+use crate::body;
+use crate::lambda::invocation::Outcome;
+use crate::lambda::pool::{Invoked, Pool, PoolError};
+use crate::template::PayloadVersion;
+
+/// Serves one request: routes it, reads its body, builds its event, invokes the
+/// function and answers as API Gateway would.
+pub(super) async fn handle(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let received = SystemTime::now();
+    let started = Instant::now();
+    let request_id = crate::ids::request_id();
+    let problem = |p: Problem, close: bool| {
+        let response = finish(p.render(&request_id, &app.problem_type_base), &request_id);
+        Ok(if close {
+            close_connection(response)
+        } else {
+            response
+        })
+    };
+    let method = req.method().as_str().to_owned();
+    let raw_path = req.uri().path().to_owned();
+    let (route, params) = match route(&app, &req, &method, &raw_path) {
+        Ok(found) => found,
+        Err(refused) => return problem(refused, false),
+    };
+    let (parts, body) = req.into_parts();
+    let body = match read_body(&app, &parts.headers, body).await {
+        Ok(body) => body,
+        Err((refused, close)) => return problem(refused, close),
+    };
+    let caller = Caller::of(peer.ip(), app.port, &parts.headers, &app.trusted_proxies);
+    let request = event::Request {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &body.0,
+        caller: &caller,
+        domain_name: &app.domain_name,
+        request_id: &request_id,
+        received,
+        account_id: &app.account_id,
+    };
+    let event = match event::build(&request, route, &params, MAX_EVENT_BYTES) {
+        Ok(event) => Bytes::from(event),
+        Err(event::TooLarge) => return problem(Problem::PayloadTooLarge, false),
+    };
+    drop(body);
+    let call = Call {
+        app: &app,
+        pool: &app.pools[route.function],
+        request_id,
+        method,
+        raw_path,
+        started,
+        payload: route.payload,
+    };
+    let invoked = call.invoke(event, trace_id(received)).await;
+    Ok(call.answer(invoked))
+}
+
+/// The route a request takes, or why it has none: an asterisk-form target, an
+/// unknown path or method, or a `Host` no API Gateway endpoint could serve.
+fn route<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    method: &str,
+    raw_path: &str,
+) -> Result<(&'a Route, BTreeMap<String, String>), Problem> {
+    // An asterisk-form target (`OPTIONS * HTTP/1.1`) names no resource: API
+    // Gateway never hands one to a function, and a function could not build a
+    // URL from it.
+    if !raw_path.starts_with('/') {
+        return Err(Problem::BadTarget);
+    }
+    let found = match app.routes.lookup(method, raw_path) {
+        Lookup::Found(route, params) => (route, params),
+        Lookup::MethodNotAllowed(allowed) => return Err(Problem::MethodNotAllowed(allowed)),
+        Lookup::NotFound => return Err(Problem::NotFound),
+    };
+    // A function would choke on an unusable Host building the request's URL.
+    let mut hosts = req.headers().get_all(http::header::HOST).iter();
+    if let Some(host) = hosts.next()
+        && (hosts.next().is_some() || !host.to_str().is_ok_and(super::client::valid_host))
+    {
+        return Err(Problem::BadHost);
+    }
+    Ok(found)
+}
+
+/// The whole body, within the size limit, the memory budget and the body
+/// timeout; a refusal says whether the connection closes after the answer.
+async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    mut body: Incoming,
+) -> Result<(Bytes, body::Lease), (Problem, bool)> {
+    // Refused before a byte of it is read (and what is sent anyway is thrown away
+    // while the answer goes out).
+    if body::refused_unread(headers, MAX_EVENT_BYTES) {
+        body::linger(body, headers);
+        return Err((Problem::PayloadTooLarge, true));
+    }
+    let reading = body::read(
+        &mut body,
+        MAX_EVENT_BYTES,
+        MAX_EVENT_BYTES,
+        Some(&app.body_budget),
+    );
+    match tokio::time::timeout(app.body_timeout, reading).await {
+        Ok((body::Read::Complete(read), lease)) => Ok((read, lease)),
+        Ok((body::Read::TooLarge, _)) => {
+            body::linger(body, headers);
+            Err((Problem::PayloadTooLarge, true))
+        }
+        // The client broke off: nobody will read this answer.
+        Ok((body::Read::Broken, _)) => Err((Problem::BodyBroken, false)),
+        Err(_) => Err((Problem::BodyTimeout(app.body_timeout), false)),
+    }
+}
+
+/// One request routed to a function, up to its answer.
+struct Call<'a> {
+    app: &'a App,
+    pool: &'a Arc<Pool>,
+    request_id: String,
+    method: String,
+    raw_path: String,
+    started: Instant,
+    payload: PayloadVersion,
+}
+
+impl Call<'_> {
+    /// Takes a place in the pool and runs the invocation. Waiting for a place
+    /// happens in the caller's task, so a caller who hangs up while queued gives
+    /// the place back; the invocation runs in its own, so a caller who hangs up
+    /// cannot abandon an instance halfway through. As API Gateway does, the caller
+    /// stops waiting at the integration timeout while the invocation runs on.
+    async fn invoke(&self, event: Bytes, trace: String) -> Invoked {
+        let admission = match self.pool.admit().await {
+            Ok(admission) => admission,
+            Err(e) => {
+                return Invoked {
+                    result: Err(e),
+                    init: None,
+                };
+            }
+        };
+        let invocation = {
+            let pool = Arc::clone(self.pool);
+            let request_id = self.request_id.clone();
+            tokio::spawn(async move { pool.invoke(admission, request_id, event, trace).await })
+        };
+        let limit = self.app.integration_timeout;
+        match tokio::time::timeout(limit, invocation).await {
+            Ok(Ok(invoked)) => invoked,
+            Ok(Err(_)) => Invoked {
+                result: Err(PoolError::Crashed("was lost".into())),
+                init: None,
+            },
+            Err(_) => Invoked {
+                result: Err(PoolError::IntegrationTimeout(limit)),
+                init: None,
+            },
+        }
+    }
+
+    /// The caller's response to the invocation (or to the failure to start one); its
+    /// log line is written once the response is on its way.
+    fn answer(self, invoked: Invoked) -> Response<Full<Bytes>> {
+        let Call {
+            app,
+            pool,
+            request_id,
+            method,
+            raw_path,
+            started,
+            payload,
+        } = self;
+        let function = pool.runtime.name.clone();
+        let problem = result_response(invoked.result, payload, pool, &request_id);
+        let response = problem.unwrap_or_else(|p| {
+            if let Some(cause) = p.cause() {
+                tracing::warn!(function = %function, request_id = %request_id, %cause, status = p.status().as_u16(), "invocation failed");
+            }
+            p.render(&request_id, &app.problem_type_base)
+        });
+        let response = finish(response, &request_id);
+        let line = InvocationLog {
+            function,
+            request_id,
+            method,
+            path: raw_path,
+            status: response.status().as_u16(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            init_ms: invoked.init.map(|init| init.as_secs_f64() * 1000.0),
+        };
+        // Written once the response is on its way: the caller need not wait for it.
+        tokio::spawn(async move { line.write() });
+        response
+    }
+}
+
+/// The response for a function's result, or the problem its failure is.
+fn result_response(
+    result: Result<Outcome, PoolError>,
+    payload: PayloadVersion,
+    pool: &Pool,
+    request_id: &str,
+) -> Result<Response<Bytes>, Problem> {
+    let function = pool.runtime.name.clone();
+    match result {
+        Ok(Outcome::Response(bytes)) => match response::translate(payload, &bytes) {
+            Ok(response) => Ok(response),
+            Err(e) => Err(Problem::BadResponse {
+                function: function.clone(),
+                reason: e.0,
+            }),
+        },
+        Ok(Outcome::Error {
+            error_type,
+            message,
+        }) => {
+            tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
+            Err(Problem::FunctionError {
+                function: function.clone(),
+            })
+        }
+        Ok(Outcome::TooLarge) => Err(Problem::BadResponse {
+            function: function.clone(),
+            reason: "the function's response exceeds 6 MB".into(),
+        }),
+        Ok(Outcome::Streamed) => Err(Problem::BadResponse {
+            function: function.clone(),
+            reason: "it streamed its response (Lambda-Runtime-Function-Response-Mode: \
+                     streaming), which the runner does not support"
+                .into(),
+        }),
+        Ok(Outcome::Incomplete) => Err(Problem::BadResponse {
+            function: function.clone(),
+            reason: "the function's response upload was cut short".into(),
+        }),
+        Err(PoolError::Throttled) => Err(Problem::Throttled {
+            function: function.clone(),
+            waited: None,
+        }),
+        Err(PoolError::QueueTimeout(waited)) => Err(Problem::Throttled {
+            function: function.clone(),
+            waited: Some(waited),
+        }),
+        Err(PoolError::InitFailed(reason)) => Err(Problem::InitFailed {
+            function: function.clone(),
+            reason,
+        }),
+        Err(PoolError::Crashed(reason)) => Err(Problem::Crashed {
+            function: function.clone(),
+            reason,
+        }),
+        Err(PoolError::IntegrationTimeout(limit)) => Err(Problem::IntegrationTimeout {
+            function: function.clone(),
+            limit,
+        }),
+        Err(PoolError::Timeout) => Err(Problem::Timeout {
+            function: function.clone(),
+            timeout: pool.runtime.timeout,
+        }),
+    }
+}
+
+/// Asks hyper to close the connection after this response: the rest of the
+/// request's body is not going to be read.
+fn close_connection(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Adds API Gateway's request-id header and turns the body into hyper's type.
+fn finish(response: Response<Bytes>, request_id: &str) -> Response<Full<Bytes>> {
+    let mut response = response.map(Full::new);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("apigw-requestid", v);
+    }
+    response
+}
+
+/// An X-Ray style trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
+fn trace_id(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (root, parent) = crate::ids::trace_parts();
+    format!("Root=1-{secs:08x}-{root};Parent={parent};Sampled=0")
+}

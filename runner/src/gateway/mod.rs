@@ -1,0 +1,165 @@
+//! The public HTTP side: routes each request to its function's pool, as API Gateway
+//! would, and writes one log line per invocation.
+
+mod call;
+pub mod client;
+pub mod event;
+mod log;
+mod problem;
+mod query;
+mod response;
+pub mod routes;
+mod stall;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use client::Cidr;
+use routes::Routes;
+use stall::WriteStall;
+
+use crate::body;
+use crate::lambda::pool::Pool;
+use crate::net::accept;
+
+/// Lambda's limit on a synchronous invocation's payload: the event, so a body is
+/// refused once it alone is over it, and otherwise once its event is.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// Everything a request needs.
+pub struct App {
+    pub routes: Routes,
+    pub pools: Vec<Arc<Pool>>,
+    pub problem_type_base: String,
+    pub account_id: String,
+    /// The gateway's name for itself, as `requestContext.domainName` tells functions:
+    /// the public URL's host, or the address the runner listens on, with its port.
+    pub domain_name: String,
+    /// The port clients reach the runner on (`X-Forwarded-Port`).
+    pub port: u16,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Client connections served at once.
+    pub max_connections: usize,
+    /// Client connections served at once from one address; further ones are closed.
+    pub max_connections_per_client: usize,
+    /// Memory for large request bodies, shared by every request.
+    pub body_budget: body::Budget,
+    /// How long a client may take to send a request's headers (and, on a kept-alive
+    /// connection, to start its next request).
+    pub header_timeout: std::time::Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: std::time::Duration,
+    /// How long a caller waits for a function (API Gateway's integration timeout).
+    pub integration_timeout: std::time::Duration,
+    /// How long a response write may wait for a client that takes nothing.
+    pub write_timeout: std::time::Duration,
+}
+
+/// Accepts connections until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections.max(1)));
+    let per_client = Arc::new(PerClient::default());
+    loop {
+        // At the cap, stop accepting: new clients wait in the kernel's backlog.
+        let slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            () = &mut shutdown => return,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = accept(&listener) => accepted,
+            () = &mut shutdown => return,
+        };
+        // One address may not hold every slot: past its share, its connections are
+        // closed at once, and everyone else is still served.
+        // A trusted proxy carries everyone's connections: it is not one client.
+        let cap = if app.trusted_proxies.iter().any(|p| p.contains(peer.ip())) {
+            usize::MAX
+        } else {
+            app.max_connections_per_client
+        };
+        let Some(share) = per_client.enter(client_block(peer.ip()), cap) else {
+            tracing::debug!(client = %peer.ip(), "connection closed: too many from this address");
+            drop(stream);
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _share = share;
+            let header_timeout = app.header_timeout;
+            let stream = WriteStall::new(stream, app.write_timeout);
+            let service = service_fn(move |req| call::handle(app.clone(), peer, req));
+            let _ = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The block one client is counted by: an IPv4 address, or an IPv6 address's /64
+/// (one subscriber's block, in which it could take a fresh address for every
+/// connection).
+fn client_block(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// Open connections per client address.
+#[derive(Debug, Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection's place in its address's share; given back when dropped.
+struct Share {
+    clients: Arc<PerClient>,
+    address: IpAddr,
+}
+
+impl PerClient {
+    /// A place for one more connection from `address`, unless it holds `cap` already.
+    fn enter(self: &Arc<Self>, address: IpAddr, cap: usize) -> Option<Share> {
+        let mut open = self.0.lock().expect("lock");
+        let count = open.entry(address).or_default();
+        if *count >= cap.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Share {
+            clients: self.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut open = self.clients.0.lock().expect("lock");
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! One function process: started, fed invocations one at a time through its own
+//! Runtime API endpoint, and killed when dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::invocation::{Invocation, Outcome, Phase};
+pub use super::process::Runtime;
+use super::process::{command, forward, watch_process};
+use super::runtime_api::{self, Channel};
+use super::supervisor::Supervisor;
+use crate::output::Stream;
+
+/// Why an invocation did not produce a result.
+#[derive(Debug)]
+pub enum Fault {
+    /// The process exited (the reason) mid-invocation.
+    Crashed(String),
+    /// The process was gone before it took the invocation, which can be run elsewhere.
+    NotDelivered,
+    /// The deadline passed; the caller must drop the instance.
+    Timeout,
+}
+
+/// A running process of a function.
+pub struct Instance {
+    pub pid: u32,
+    jobs: mpsc::Sender<Invocation>,
+    phase: watch::Receiver<Phase>,
+    _kill: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+    pub last_used: Instant,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Instance {
+    /// Starts a process and waits until it polls for work; the error is the reason
+    /// it did not.
+    pub async fn start(
+        runtime: &Runtime,
+        init_timeout: Duration,
+        supervisor: &Arc<Supervisor>,
+    ) -> Result<Instance, String> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let (jobs, inbox) = mpsc::channel(1);
+        let channel = Channel::new(inbox);
+        let phase = channel.phase.subscribe();
+        let server = tokio::spawn(runtime_api::serve(listener, channel.clone()));
+        let mut child = match command(runtime, address).spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                server.abort();
+                return Err(format!("cannot start {}: {e}", runtime.binary.display()));
+            }
+        };
+        let pid = child.id().unwrap_or_default();
+        channel.owner.send_replace(Some(pid));
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(forward(out, format!("[{}] ", runtime.name), Stream::Stdout));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(forward(err, format!("[{}] ", runtime.name), Stream::Stderr));
+        }
+        let (kill, killed) = oneshot::channel::<()>();
+        supervisor.live.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(watch_process(
+            child,
+            pid,
+            channel,
+            Arc::clone(supervisor),
+            killed,
+        ));
+        let mut instance = Instance {
+            pid,
+            jobs,
+            phase,
+            _kill: kill,
+            server,
+            last_used: Instant::now(),
+        };
+        instance.wait_until_ready(init_timeout).await?;
+        instance.last_used = Instant::now();
+        Ok(instance)
+    }
+
+    /// Waits (at most `init_timeout`) for the process's first poll for work.
+    async fn wait_until_ready(&self, init_timeout: Duration) -> Result<(), String> {
+        let mut watcher = self.phase.clone();
+        let waited =
+            tokio::time::timeout(init_timeout, watcher.wait_for(|p| *p != Phase::Starting))
+                .await
+                .map(|r| r.map(|phase| phase.clone()));
+        match waited {
+            Err(_) => Err(format!(
+                "it did not poll for work within {} s",
+                init_timeout.as_secs_f32()
+            )),
+            Ok(Err(_)) => Err("it was lost during start-up".to_owned()),
+            Ok(Ok(phase)) => match &phase {
+                Phase::Ready => Ok(()),
+                Phase::InitFailed(reason) => Err(format!("it reported an init error: {reason}")),
+                Phase::Exited(reason) => Err(format!("it {reason} before polling for work")),
+                Phase::Starting => Err("it never started".to_owned()),
+            },
+        }
+    }
+
+    /// Whether the process is still there to take work.
+    pub fn is_alive(&self) -> bool {
+        matches!(*self.phase.borrow(), Phase::Ready)
+    }
+
+    /// Runs one invocation, bounded by the function's timeout.
+    pub async fn invoke(
+        &mut self,
+        runtime: &Runtime,
+        request_id: String,
+        event: Bytes,
+        trace_id: String,
+    ) -> Result<Outcome, Fault> {
+        let deadline = Instant::now() + runtime.timeout;
+        let deadline_ms = (SystemTime::now() + runtime.timeout)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let (reply, outcome) = oneshot::channel();
+        let invocation = Invocation {
+            request_id,
+            event,
+            deadline_ms,
+            arn: runtime.arn.clone(),
+            trace_id,
+            reply,
+        };
+        // The one-place queue is empty between invocations, so this cannot wait.
+        if self.jobs.try_send(invocation).is_err() {
+            return Err(Fault::NotDelivered);
+        }
+        let mut phase = self.phase.clone();
+        let result = tokio::select! {
+            biased;
+            outcome = outcome => match outcome {
+                // An upload usually breaks off because the process died: say so.
+                Ok(Outcome::Incomplete) => {
+                    let exit = tokio::time::timeout(Duration::from_millis(100), exit_reason(&mut phase)).await;
+                    match exit {
+                        Ok(reason) => Err(Fault::Crashed(reason)),
+                        Err(_) => Ok(Outcome::Incomplete),
+                    }
+                }
+                Ok(outcome) => Ok(outcome),
+                Err(_) => Err(Fault::Crashed("was lost".into())),
+            },
+            reason = exit_reason(&mut phase) => {
+                // The job still fills the one-place queue: `next` never took it.
+                if self.jobs.capacity() == 0 {
+                    Err(Fault::NotDelivered)
+                } else {
+                    Err(Fault::Crashed(reason))
+                }
+            }
+            () = tokio::time::sleep_until(deadline.into()) => Err(Fault::Timeout),
+        };
+        self.last_used = Instant::now();
+        result
+    }
+}
+
+/// Waits until the process has exited, and says how.
+async fn exit_reason(phase: &mut watch::Receiver<Phase>) -> String {
+    match phase.wait_for(|p| matches!(p, Phase::Exited(_))).await {
+        Ok(p) => match &*p {
+            Phase::Exited(reason) => reason.clone(),
+            _ => String::new(),
+        },
+        Err(_) => "was lost".into(),
+    }
+}

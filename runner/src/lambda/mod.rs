@@ -1,0 +1,15 @@
+//! The Lambda half: each function's pool of processes ([`pool`]), one process
+//! and its invocations ([`instance`]), the [`Supervisor`] that owns every
+//! process's lifecycle, and the Runtime API each process polls. It hands results
+//! back; it never calls into the gateway.
+
+pub mod instance;
+pub(crate) mod invocation;
+mod peer;
+pub mod pool;
+mod process;
+pub(crate) mod runtime_api;
+mod supervisor;
+mod sys;
+
+pub use supervisor::Supervisor;

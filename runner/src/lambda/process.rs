@@ -1,0 +1,191 @@
+//! A function's operating-system process: started as Lambda starts one, watched
+//! until it ends, stopped with everything it started, and its output forwarded
+//! line by line to the runner's.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+use super::invocation::Phase;
+use super::runtime_api::Channel;
+use super::supervisor::Supervisor;
+use crate::output::{self, Stream};
+
+/// How to run one function.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The template's logical id, used in logs and errors.
+    pub name: String,
+    pub binary: PathBuf,
+    /// Every variable the process gets, Lambda's own included.
+    pub environment: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub arn: Arc<str>,
+}
+
+/// Variables a developer's machine passes through to functions, as Lambda's own
+/// environment would provide them (credentials, logging, locale).
+const PASS_THROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// The function's process, as Lambda starts one: only the runtime's variables
+/// (and a few the host needs), the Runtime API's address, piped output, and tied
+/// to the runner so that it cannot outlive it.
+pub(super) fn command(runtime: &Runtime, address: SocketAddr) -> Command {
+    let mut command = Command::new(&runtime.binary);
+    command
+        .env_clear()
+        .envs(
+            PASS_THROUGH
+                .iter()
+                .filter_map(|k| Some((*k, std::env::var_os(k)?))),
+        )
+        .envs(runtime.environment.iter().map(|(k, v)| (k, v)))
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    crate::lambda::sys::tie_to_runner(&mut command);
+    crate::lambda::sys::tie_to_runner(&mut command);
+    command
+}
+
+/// Waits for the process to end (or to be told to end, by its instance or at
+/// shutdown), then records why it ended and that it is reaped.
+pub(super) async fn watch_process(
+    mut child: Child,
+    pid: u32,
+    channel: Arc<Channel>,
+    supervisor: Arc<Supervisor>,
+    killed: oneshot::Receiver<()>,
+) {
+    let shutdown = supervisor.shutdown.notified();
+    let reason = tokio::select! {
+        () = shutdown => {
+            stop(&mut child, pid).await;
+            "was stopped at shutdown".to_owned()
+        }
+        status = child.wait() => {
+            // What it started goes with it. The group's id cannot have been
+            // reused while any of its members lives; with none left, this
+            // finds nothing.
+            crate::lambda::sys::kill_group(pid);
+            match status {
+                Ok(s) => match s.code() {
+                    Some(code) => format!("exited with status {code}"),
+                    None => format!("was ended by a signal ({s})"),
+                },
+                Err(e) => format!("was lost: {e}"),
+            }
+        }
+        _ = killed => {
+            stop(&mut child, pid).await;
+            "was stopped".to_owned()
+        }
+    };
+    channel.phase.send_replace(Phase::Exited(reason));
+    supervisor.live.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Kills an instance and whatever it started (its process group), then reaps it.
+async fn stop(child: &mut tokio::process::Child, pid: u32) {
+    crate::lambda::sys::kill_group(pid);
+    let _ = child.kill().await;
+}
+
+/// The longest line forwarded as one; longer ones are split (CloudWatch Logs, too,
+/// splits events over 256 KB).
+const MAX_LINE: usize = 256 * 1024;
+
+/// Copies a process's output line by line to ours, prefixed with the function's name.
+/// Bytes that are not UTF-8 are replaced rather than ending the copy, which would
+/// leave the process blocked on a full pipe.
+pub(super) async fn forward(stream: impl AsyncRead + Unpin, prefix: String, to: Stream) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if read_line(&mut reader, &mut line, MAX_LINE).await.is_err() || line.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = format!("{prefix}{}\n", text.trim_end_matches(['\n', '\r']));
+        output::line(to, text.into_bytes()).await;
+    }
+}
+
+/// Reads up to and including the next newline, or `limit` bytes, whichever is first;
+/// an empty `line` means the end of the stream.
+async fn read_line(
+    reader: &mut (impl AsyncBufReadExt + Unpin),
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<()> {
+    while line.len() < limit {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            break;
+        }
+        let room = limit - line.len();
+        let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(at) if at < room => (at + 1, true),
+            _ => (available.len().min(room), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if done {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], limit: usize) -> Vec<String> {
+        let mut reader = BufReader::with_capacity(4, input);
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            read_line(&mut reader, &mut line, limit).await.unwrap();
+            if line.is_empty() {
+                return out;
+            }
+            out.push(String::from_utf8(line).unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_end_at_newlines_and_long_ones_are_split_at_the_limit() {
+        assert_eq!(lines(b"ab\ncd\n", 100).await, ["ab\n", "cd\n"]);
+        assert_eq!(
+            lines(b"abcdefgh\nij", 3).await,
+            ["abc", "def", "gh\n", "ij"]
+        );
+        assert_eq!(lines(b"abc\n", 3).await, ["abc", "\n"]);
+        assert!(lines(b"", 3).await.is_empty());
+    }
+}
