@@ -141,22 +141,32 @@ impl Tokens {
     }
 }
 
-/// The caller behind the request's bearer token, as the database knows them now.
+/// The user behind the request's bearer token, as the database knows them now.
 ///
 /// A valid token is not enough: its user must still exist and not be disabled
-/// (else 401), and the role is the stored one, not the token's, so that a demotion
-/// takes effect on the next request whatever tokens the user still holds.
+/// (else 401).
+pub async fn signed_in_user(
+    tokens: &Tokens,
+    users: &impl UserStore,
+    request: &Request,
+) -> Result<User, ApiError> {
+    let claimed = tokens.authenticate(request)?;
+    users
+        .find_user_by_id(claimed.user_id)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// The caller behind the request's bearer token (see [`signed_in_user`]), with
+/// the stored role, not the token's, so that a demotion takes effect on the next
+/// request whatever tokens the user still holds.
 pub async fn caller(
     tokens: &Tokens,
     users: &impl UserStore,
     request: &Request,
 ) -> Result<Principal, ApiError> {
-    let claimed = tokens.authenticate(request)?;
-    let user = users
-        .find_user_by_id(claimed.user_id)
-        .await?
-        .filter(|user| !user.disabled)
-        .ok_or(ApiError::Unauthenticated)?;
+    let user = signed_in_user(tokens, users, request).await?;
     Ok(Principal {
         user_id: user.id,
         username: user.username.as_str().to_string(),

@@ -1,6 +1,6 @@
 // The story, part 1: register (every validation rule and both 409s), promote an
 // admin, log in (same 401 for unknown user and wrong password; 429 after 10 failures
-// from one address).
+// from one address), and read one's own account.
 import assert from 'node:assert/strict';
 import { exec } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -182,6 +182,32 @@ describe('users', function () {
       assert.match(retryAfter ?? '', /^[1-9][0-9]*$/, `Retry-After is a number of seconds: ${retryAfter}`);
       // The right password from that same address is refused alike.
       expectProblem(await call('POST', '/users/login', { json: { ...wrong, password: victim.password } }), 429);
+    });
+  });
+
+  describe('GET /users/me', function () {
+    it('answers the caller\'s own account, with the role as stored now, never the password', async function () {
+      const alice = need(state.users.alice, 'alice, logged in');
+      const answer = await call('GET', '/users/me', { token: alice.token });
+      const me = expectStatus(answer, 200);
+      assert.deepEqual(me, {
+        id: alice.id,
+        username: alice.username,
+        email: alice.email,
+        role: 'customer',
+        createdAt: alice.createdAt,
+      });
+      assert.doesNotMatch(answer.text, /password|hash/i);
+      const root = need(state.users.root, 'the promoted admin');
+      assert.equal(expectStatus(await call('GET', '/users/me', { token: root.token }), 200).role, 'admin');
+    });
+
+    it('refuses a missing or bad token with 401 and WWW-Authenticate: Bearer', async function () {
+      for (const authorization of [undefined, 'Bearer not.a.jwt', 'Basic YTpi']) {
+        const answer = await call('GET', '/users/me', authorization === undefined ? {} : { authorization });
+        expectProblem(answer, 401);
+        assert.equal(answer.headers.get('www-authenticate'), 'Bearer', show(answer));
+      }
     });
   });
 });

@@ -138,6 +138,7 @@ impl<'a, S: Stores> ShopApp<'a, S> {
             ("POST", "/users/login") => {
                 users::login::handle(self.store, &self.tokens, &self.limits, request).await
             }
+            ("GET", "/users/me") => users::me::handle(self.store, &self.tokens, request).await,
             ("POST", "/products") => {
                 products::create::handle(self.store, &self.tokens, request).await
             }
