@@ -2,8 +2,8 @@
 
 use std::process::{Command, Output};
 
-use shop_api::testing::ShopApp;
 use shop_api::testing::mongo::{TestDb, uri};
+use shop_api::testing::{PASSWORD, ShopApp};
 
 fn shop_admin(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shop-admin"))
@@ -28,13 +28,13 @@ async fn promote_makes_a_registered_user_an_admin_by_username_or_email() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Olga"));
-    let login = app.login("Olga", "correct horse battery").await;
+    let login = app.login("Olga", PASSWORD).await;
     let token = login.body["accessToken"].as_str().unwrap();
     assert!(app.tokens.verify(token).unwrap().is_admin());
 
     let out = shop_admin(&db, &["demote", "olga@example.com"]);
     assert!(out.status.success());
-    let login = app.login("olga", "correct horse battery").await;
+    let login = app.login("olga", PASSWORD).await;
     let token = login.body["accessToken"].as_str().unwrap();
     assert!(!app.tokens.verify(token).unwrap().is_admin());
 }
@@ -108,7 +108,7 @@ async fn a_disabled_users_tokens_and_logins_get_401_until_enabled() {
     let refused = app.get("/orders", Some(&token)).await;
     assert_eq!(refused.status, 401, "{}", refused.text);
     assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
-    let login = app.login("sam", "correct horse battery").await;
+    let login = app.login("sam", PASSWORD).await;
     assert_eq!(login.status, 401, "{}", login.text);
     // Told apart from a wrong password by nothing.
     let wrong = app.login("sam", "not the password").await;
@@ -117,5 +117,5 @@ async fn a_disabled_users_tokens_and_logins_get_401_until_enabled() {
     let out = shop_admin(&db, &["enable", "sam"]);
     assert!(out.status.success());
     assert_eq!(app.get("/orders", Some(&token)).await.status, 200);
-    assert_eq!(app.login("sam", "correct horse battery").await.status, 200);
+    assert_eq!(app.login("sam", PASSWORD).await.status, 200);
 }

@@ -16,7 +16,7 @@ use oracle::{
 };
 
 use crate::auth::hash_password;
-use crate::testing::{ShopApp, TestResponse, bearer, json_headers};
+use crate::testing::{PASSWORD, ShopApp, TestResponse, bearer, json_headers};
 use shop_domain::money::Money;
 use shop_domain::{
     Category, Description, Email, Product, ProductId, ProductName, Role, User, UserId, Username,
@@ -91,7 +91,7 @@ impl BodyFuzzer {
             .build()
             .map_err(|e| format!("no tokio runtime: {e}"))?;
         let hash = runtime
-            .block_on(hash_password("correct horse battery"))
+            .block_on(hash_password(PASSWORD))
             .map_err(|e| format!("hashing the fixture password failed: {e}"))?;
         let admin = user("fuzz-admin", Role::Admin, &hash)?;
         let customer = user("fuzz-customer", Role::Customer, &hash)?;

@@ -46,6 +46,9 @@ fn day_long_windows(mut limits: Limits) -> Limits {
     limits
 }
 
+/// The password of every user the tests register.
+pub const PASSWORD: &str = "correct horse battery";
+
 /// A secret for tests only.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes";
 
@@ -200,8 +203,7 @@ impl<'a, S: Stores> ShopApp<'a, S> {
     /// A registration from the client address `source_ip`.
     pub async fn register_from(&self, source_ip: &str, username: &str) -> TestResponse {
         let email = format!("{username}@example.com");
-        let body =
-            json!({"username": username, "email": email, "password": "correct horse battery"});
+        let body = json!({"username": username, "email": email, "password": PASSWORD});
         self.call_from(
             Some(source_ip),
             "POST",
@@ -214,7 +216,7 @@ impl<'a, S: Stores> ShopApp<'a, S> {
 
     /// Registers a user (promoted to admin if asked) and returns a fresh token.
     pub async fn user_token(&self, username: &str, admin: bool) -> String {
-        let password = "correct horse battery";
+        let password = PASSWORD;
         let email = format!("{username}@example.com");
         let registered = self.register(username, &email, password).await;
         assert_eq!(registered.status, 201, "{}", registered.text);

@@ -9,7 +9,7 @@ mod http_server;
 pub mod lambda;
 pub mod mongo;
 
-pub use app::{ShopApp, TEST_SECRET};
+pub use app::{PASSWORD, ShopApp, TEST_SECRET};
 pub use catalog::{CatalogMode, FakeCatalog};
 pub use events::{Stores, TestResponse, bearer, gateway_event, gateway_request, json_headers};
 pub use http_server::{Handler, TestServer};

@@ -208,9 +208,9 @@ pub async fn handle(
 
 #[cfg(test)]
 mod tests {
-    use shop_domain::limits::Limits;
 
-    use crate::testing::{ShopApp, Stores as Store};
+    use super::super::fixtures::{ELSEWHERE, HOME, small_limits};
+    use crate::testing::{PASSWORD, ShopApp, Stores as Store};
 
     crate::on_both_stores!(
         login_returns_a_bearer_token_for_username_or_email,
@@ -223,20 +223,6 @@ mod tests {
         login_past_the_account_limit_refuses_only_addresses_that_failed,
         login_attempts_are_limited_per_address,
     );
-
-    const PASSWORD: &str = "correct horse battery";
-
-    const HOME: &str = "198.51.100.1";
-    const ELSEWHERE: &str = "198.51.100.2";
-
-    fn small_limits() -> Limits {
-        let mut limits = Limits::default();
-        limits.login_failures_per_address.max = 3;
-        limits.login_failures_per_account.max = 5;
-        limits.logins_per_address.max = 8;
-        limits.registrations_per_address.max = 3;
-        limits
-    }
 
     async fn login_returns_a_bearer_token_for_username_or_email<S: Store>(app: &ShopApp<'_, S>) {
         let registered = app.register("Erin", "erin@example.com", PASSWORD).await;

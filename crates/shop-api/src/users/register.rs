@@ -94,9 +94,9 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use shop_domain::limits::Limits;
 
-    use crate::testing::{ShopApp, Stores as Store};
+    use super::super::fixtures::{ELSEWHERE, HOME, small_limits};
+    use crate::testing::{PASSWORD, ShopApp, Stores as Store};
 
     crate::on_both_stores!(
         register_answers_201_with_the_public_view_and_never_the_password,
@@ -108,20 +108,6 @@ mod tests {
         register_refuses_bodies_that_are_not_json_objects,
         registrations_are_limited_per_address,
     );
-
-    const PASSWORD: &str = "correct horse battery";
-
-    const HOME: &str = "198.51.100.1";
-    const ELSEWHERE: &str = "198.51.100.2";
-
-    fn small_limits() -> Limits {
-        let mut limits = Limits::default();
-        limits.login_failures_per_address.max = 3;
-        limits.login_failures_per_account.max = 5;
-        limits.logins_per_address.max = 8;
-        limits.registrations_per_address.max = 3;
-        limits
-    }
 
     async fn register_answers_201_with_the_public_view_and_never_the_password<S: Store>(
         app: &ShopApp<'_, S>,
