@@ -30,6 +30,11 @@ pub struct Claims {
     pub exp: u64,
     pub iss: String,
     pub aud: String,
+    /// The user's token generation when it was issued; a password change moves
+    /// it on and so refuses every earlier token. Absent (0) in tokens issued
+    /// before any change.
+    #[serde(default, rename = "gen")]
+    pub generation: u32,
 }
 
 /// Who a verified token speaks for.
@@ -38,6 +43,8 @@ pub struct Principal {
     pub user_id: UserId,
     pub username: String,
     pub role: Role,
+    /// The token generation the token was issued in (see [`Claims::generation`]).
+    pub generation: u32,
 }
 
 impl Principal {
@@ -102,6 +109,7 @@ impl Tokens {
             exp: iat + self.ttl.as_secs(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
+            generation: user.token_generation,
         };
         self.sign(&claims)
     }
@@ -123,6 +131,7 @@ impl Tokens {
             user_id,
             username: data.claims.username,
             role: data.claims.role,
+            generation: data.claims.generation,
         })
     }
 
@@ -143,8 +152,8 @@ impl Tokens {
 
 /// The user behind the request's bearer token, as the database knows them now.
 ///
-/// A valid token is not enough: its user must still exist and not be disabled
-/// (else 401).
+/// A valid token is not enough: its user must still exist, not be disabled, and
+/// not have changed their password since it was issued (else 401).
 pub async fn signed_in_user(
     tokens: &Tokens,
     users: &impl UserStore,
@@ -154,7 +163,7 @@ pub async fn signed_in_user(
     users
         .find_user_by_id(claimed.user_id)
         .await?
-        .filter(|user| !user.disabled)
+        .filter(|user| !user.disabled && user.token_generation == claimed.generation)
         .ok_or(ApiError::Unauthenticated)
 }
 
@@ -171,7 +180,22 @@ pub async fn caller(
         user_id: user.id,
         username: user.username.as_str().to_string(),
         role: user.role,
+        generation: user.token_generation,
     })
+}
+
+/// The caller (see [`caller`]) if their stored role is admin; 403 otherwise.
+pub async fn admin(
+    tokens: &Tokens,
+    users: &impl UserStore,
+    request: &Request,
+) -> Result<Principal, ApiError> {
+    let principal = caller(tokens, users, request).await?;
+    if principal.is_admin() {
+        Ok(principal)
+    } else {
+        Err(ApiError::Forbidden)
+    }
 }
 
 /// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes).
@@ -245,6 +269,7 @@ mod tests {
             password_hash: String::new(),
             role,
             disabled: false,
+            token_generation: 0,
             created_at: shop_domain::now(),
         }
     }
@@ -259,6 +284,7 @@ mod tests {
             exp: now.saturating_add_signed(exp_offset),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
+            generation: 0,
         }
     }
 

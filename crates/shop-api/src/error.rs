@@ -35,6 +35,12 @@ pub enum ApiError {
     /// 409: a unique value is taken, or an idempotency key is reused.
     #[error("{0}")]
     Conflict(String),
+    /// 412: `If-Match` names none of the resource's current versions.
+    #[error("the resource has changed since that version; fetch it again")]
+    PreconditionFailed,
+    /// 428: an update without `If-Match`.
+    #[error("this update needs an If-Match header with the resource's ETag")]
+    PreconditionRequired,
     /// 413: the request body is over the limit.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -86,9 +92,11 @@ impl ApiError {
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
             ApiError::Conflict(_) => 409,
+            ApiError::PreconditionFailed => 412,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::MissingProducts(_) => 422,
+            ApiError::PreconditionRequired => 428,
             ApiError::RateLimited { .. } => 429,
             ApiError::Internal => 500,
             ApiError::Unavailable => 503,
@@ -106,6 +114,8 @@ impl ApiError {
             ApiError::Forbidden => ("forbidden", "Forbidden"),
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
+            ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::MissingProducts(_) => ("missing-products", "Unknown products"),

@@ -161,6 +161,24 @@ pub fn created<T: Serialize>(location: &str, value: &T) -> Result<Response<Body>
     Ok(response)
 }
 
+/// An empty `204 No Content`.
+pub fn no_content() -> Result<Response<Body>, ApiError> {
+    Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .map_err(|_| ApiError::Internal)
+}
+
+/// A single product's answer, with the `ETag` that names its version.
+pub fn with_etag(
+    mut response: Response<Body>,
+    product: &shop_domain::Product,
+) -> Result<Response<Body>, ApiError> {
+    let tag = product.etag().parse().map_err(|_| ApiError::Internal)?;
+    response.headers_mut().insert(http::header::ETAG, tag);
+    Ok(response)
+}
+
 /// The query string's parameters.
 #[derive(Debug, Default)]
 pub struct Query(QueryMap);

@@ -138,3 +138,98 @@ async fn an_offline_store_is_a_503_not_a_500() {
         503
     );
 }
+
+/// A product as the first version of the shop stored it: no stock, version,
+/// `updatedAt` or `archived`.
+fn first_version_product(id: mongodb::bson::oid::ObjectId) -> Document {
+    doc! {
+        "_id": id,
+        "name": "Old pen",
+        "description": "from v1",
+        "priceCents": 250_i64,
+        "category": "legacy",
+        "createdAt": mongodb::bson::DateTime::from_millis(1_700_000_000_000),
+    }
+}
+
+#[tokio::test]
+async fn products_stored_before_stock_and_versions_read_and_edit_as_version_1() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let admin = app.user_token("admin", true).await;
+    let id = mongodb::bson::oid::ObjectId::new();
+    let products = db.store.database().collection::<Document>("products");
+    products
+        .insert_one(first_version_product(id))
+        .await
+        .unwrap();
+    let path = format!("/products/{}", id.to_hex());
+
+    let fetched = app.get(&path, None).await;
+    assert_eq!(fetched.status, 200, "{}", fetched.text);
+    assert_eq!(fetched.header("etag"), Some("\"1\""));
+    assert_eq!(fetched.body["stock"], serde_json::Value::Null, "untracked");
+    assert_eq!(fetched.body["updatedAt"], fetched.body["createdAt"]);
+    assert_eq!(fetched.body["createdAt"], "2023-11-14T22:13:20Z");
+    let categories = app.get("/categories", None).await;
+    assert_eq!(categories.body["items"][0]["name"], "legacy");
+
+    let stale = app
+        .patch(
+            &path,
+            Some(&admin),
+            Some("\"2\""),
+            &serde_json::json!({"price": 3}),
+        )
+        .await;
+    assert_eq!(stale.status, 412);
+    let patched = app
+        .patch(
+            &path,
+            Some(&admin),
+            Some("\"1\""),
+            &serde_json::json!({"price": 3}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(patched.header("etag"), Some("\"2\""));
+    let stored = products.find_one(doc! {"_id": id}).await.unwrap().unwrap();
+    assert_eq!(stored.get_i64("version").unwrap(), 2);
+    assert_eq!(stored.get_i64("priceCents").unwrap(), 300);
+
+    let buyer = app.user_token("buyer", false).await;
+    let order = app.order(&buyer, &[(&id.to_hex(), 1)], None).await;
+    assert_eq!(order.status, 201, "{}", order.text);
+    assert_eq!(app.delete(&path, Some(&admin)).await.status, 204);
+    let archived = products.find_one(doc! {"_id": id}).await.unwrap().unwrap();
+    assert!(archived.get_bool("archived").unwrap(), "kept, not erased");
+}
+
+#[tokio::test]
+async fn users_stored_before_password_changes_keep_their_tokens_until_one() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let token = app.user_token("vera", false).await;
+    let users = db.store.database().collection::<Document>("users");
+    users
+        .update_one(
+            doc! {"usernameKey": "vera"},
+            doc! {"$unset": {"tokenGeneration": ""}},
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.get("/users/me", Some(&token)).await.status, 200);
+    let change = serde_json::json!({
+        "currentPassword": shop_api::testing::PASSWORD,
+        "newPassword": "the next passphrase",
+    });
+    let changed = app.post("/users/me/password", Some(&token), &change).await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    assert_eq!(app.get("/users/me", Some(&token)).await.status, 401);
+    let stored = users
+        .find_one(doc! {"usernameKey": "vera"})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.get_i64("tokenGeneration").unwrap(), 1);
+}

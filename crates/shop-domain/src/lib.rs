@@ -14,7 +14,10 @@ pub mod validation;
 
 pub use id::{OrderId, ProductId, UserId};
 pub use money::Money;
-pub use product::{Category, Description, Product, ProductName, Text};
+pub use product::{
+    Category, CategoryCount, Description, MAX_STOCK, Product, ProductName, ProductPatch, Stock,
+    Text, parse_stock,
+};
 pub use user::{Email, Password, Role, User, UserView, Username};
 
 use time::OffsetDateTime;

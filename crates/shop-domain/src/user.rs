@@ -124,6 +124,9 @@ pub struct User {
     pub role: Role,
     /// Switched off by an operator: its tokens and logins are refused.
     pub disabled: bool,
+    /// Moves on with every password change; a token names the generation it was
+    /// issued in, and only the current one is accepted.
+    pub token_generation: u32,
     pub created_at: OffsetDateTime,
 }
 
@@ -136,6 +139,7 @@ impl fmt::Debug for User {
             .field("password_hash", &"<redacted>")
             .field("role", &self.role)
             .field("disabled", &self.disabled)
+            .field("token_generation", &self.token_generation)
             .field("created_at", &self.created_at)
             .finish()
     }

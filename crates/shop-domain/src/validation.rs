@@ -130,6 +130,20 @@ impl<'a> Object<'a> {
             .ok()
     }
 
+    /// Reads a field that may be absent (a patch): `None` when absent or failing.
+    pub fn present<T>(
+        &self,
+        field: &str,
+        errors: &mut Errors,
+        parse: impl FnOnce(&'a RawValue) -> Result<T, String>,
+    ) -> Option<T> {
+        if self.fields.contains_key(field) {
+            self.required(field, errors, parse)
+        } else {
+            None
+        }
+    }
+
     /// Like [`Object::required`], but an absent field is `Some(default)`.
     pub fn optional<T>(
         &self,

@@ -19,5 +19,5 @@ pub use memory::MemoryStore;
 pub use mongo::MongoStore;
 pub use traits::{
     Claim, Counters, IDEMPOTENCY_KEY_TTL, KeyClaim, OrderStore, ProductFilter, ProductStore,
-    UserStore,
+    Updated, UserStore,
 };

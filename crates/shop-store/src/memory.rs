@@ -9,17 +9,18 @@ use time::OffsetDateTime;
 
 use crate::{
     Claim, Counters, KeyClaim, OrderStore, ProductFilter, ProductStore, StoreError, StoreResult,
-    UserStore,
+    Updated, UserStore,
 };
 use shop_domain::limits::{Count, window};
 use shop_domain::order::Order;
 use shop_domain::paging::PageParams;
-use shop_domain::{OrderId, Product, ProductId, Role, User, UserId};
+use shop_domain::{CategoryCount, OrderId, Product, ProductId, ProductPatch, Role, User, UserId};
 
 #[derive(Default)]
 pub struct MemoryStore {
     users: Mutex<Vec<User>>,
-    products: Mutex<Vec<Product>>,
+    /// Each product with whether it is archived.
+    products: Mutex<Vec<(Product, bool)>>,
     counters: Mutex<HashMap<String, u64>>,
     orders: Mutex<Vec<Order>>,
     keys: Mutex<Vec<KeyClaim>>,
@@ -101,6 +102,25 @@ impl UserStore for MemoryStore {
     async fn set_disabled(&self, login: &str, disabled: bool) -> StoreResult<Option<User>> {
         self.update_user(login, |user| user.disabled = disabled)
     }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        generation: u32,
+        password_hash: &str,
+    ) -> StoreResult<bool> {
+        self.check_online()?;
+        let mut users = self.users.lock().unwrap();
+        let found = users
+            .iter_mut()
+            .find(|u| u.id == id && !u.disabled && u.token_generation == generation);
+        Ok(found
+            .map(|user| {
+                user.password_hash = password_hash.to_string();
+                user.token_generation = generation + 1;
+            })
+            .is_some())
+    }
 }
 
 impl MemoryStore {
@@ -158,14 +178,17 @@ impl Counters for MemoryStore {
 impl ProductStore for MemoryStore {
     async fn insert_product(&self, product: &Product) -> StoreResult<()> {
         self.check_online()?;
-        self.products.lock().unwrap().push(product.clone());
+        self.products.lock().unwrap().push((product.clone(), false));
         Ok(())
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
         self.check_online()?;
         let products = self.products.lock().unwrap();
-        Ok(products.iter().find(|p| p.id == id).cloned())
+        Ok(products
+            .iter()
+            .find(|(p, archived)| p.id == id && !archived)
+            .map(|(p, _)| p.clone()))
     }
 
     async fn list_products(
@@ -179,6 +202,8 @@ impl ProductStore for MemoryStore {
             .lock()
             .unwrap()
             .iter()
+            .filter(|(_, archived)| !archived)
+            .map(|(p, _)| p)
             .filter(|p| filter.category.as_ref().is_none_or(|c| &p.category == c))
             .filter(|p| filter.ids.as_ref().is_none_or(|ids| ids.contains(&p.id)))
             .filter(|p| page.before.is_none_or(|before| p.id.bytes() < before))
@@ -187,6 +212,59 @@ impl ProductStore for MemoryStore {
         selected.sort_by_key(|p| std::cmp::Reverse(p.id));
         selected.truncate(page.fetch());
         Ok(selected)
+    }
+
+    async fn update_product(
+        &self,
+        id: ProductId,
+        expected: u64,
+        patch: &ProductPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Updated<Product>> {
+        self.check_online()?;
+        let mut products = self.products.lock().unwrap();
+        let Some((product, _)) = products
+            .iter_mut()
+            .find(|(p, archived)| p.id == id && !archived)
+        else {
+            return Ok(Updated::Missing);
+        };
+        if product.version != expected {
+            return Ok(Updated::Stale);
+        }
+        *product = patch.apply(product, now);
+        Ok(Updated::Done(product.clone()))
+    }
+
+    async fn archive_product(&self, id: ProductId, _now: OffsetDateTime) -> StoreResult<bool> {
+        self.check_online()?;
+        let mut products = self.products.lock().unwrap();
+        match products
+            .iter_mut()
+            .find(|(p, archived)| p.id == id && !archived)
+        {
+            Some((_, archived)) => {
+                *archived = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn list_categories(&self) -> StoreResult<Vec<CategoryCount>> {
+        self.check_online()?;
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        for (product, archived) in self.products.lock().unwrap().iter() {
+            if !archived {
+                *counts
+                    .entry(product.category.as_str().to_string())
+                    .or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|(name, count)| CategoryCount { name, count })
+            .collect())
     }
 }
 

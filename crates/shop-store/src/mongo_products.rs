@@ -1,20 +1,35 @@
 //! Products in MongoDB.
+//!
+//! Documents written before stock and editing existed read as they always meant:
+//! no `stock` is untracked stock, no `version` is version 1, no `updatedAt` is the
+//! creation time, no `archived` is listed.
 
+use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{self, Document, doc};
+use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::mongo::{AsObjectId, PRODUCTS, find_page, run, to_bson_time};
-use crate::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult};
+use crate::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult, Updated};
 use shop_domain::money::Money;
 use shop_domain::paging::PageParams;
-use shop_domain::{Category, Description, Product, ProductId, ProductName};
+use shop_domain::{
+    Category, CategoryCount, Description, MAX_STOCK, Product, ProductId, ProductName, ProductPatch,
+};
 
 impl MongoStore {
     fn products(&self) -> Collection<ProductDoc> {
         self.database().collection(PRODUCTS)
     }
+}
+
+/// Matches the products that are listed, whatever else `query` asks.
+fn listed(mut query: Document) -> Document {
+    query.insert("archived", doc! {"$ne": true});
+    query
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -27,7 +42,15 @@ struct ProductDoc {
     /// Exact: the price in cents.
     price_cents: i64,
     category: String,
+    #[serde(default)]
+    stock: Option<i64>,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    archived: bool,
     created_at: bson::DateTime,
+    #[serde(default)]
+    updated_at: Option<bson::DateTime>,
 }
 
 impl From<&Product> for ProductDoc {
@@ -38,9 +61,17 @@ impl From<&Product> for ProductDoc {
             description: p.description.as_str().to_string(),
             price_cents: p.price.cents(),
             category: p.category.as_str().to_string(),
+            stock: p.stock.map(i64::from),
+            version: Some(version_number(p.version)),
+            archived: false,
             created_at: to_bson_time(p.created_at),
+            updated_at: Some(to_bson_time(p.updated_at)),
         }
     }
+}
+
+fn version_number(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
 }
 
 impl TryFrom<ProductDoc> for Product {
@@ -49,6 +80,23 @@ impl TryFrom<ProductDoc> for Product {
         let id = doc.id;
         let corrupt =
             |field: &str, why: String| StoreError::Corrupt(format!("product {id}: {field} {why}"));
+        let stock = match doc.stock {
+            None => None,
+            Some(units) => Some(
+                u32::try_from(units)
+                    .ok()
+                    .filter(|units| *units <= MAX_STOCK)
+                    .ok_or_else(|| corrupt("stock", format!("is {units}")))?,
+            ),
+        };
+        let version = match doc.version {
+            None => 1,
+            Some(v) => u64::try_from(v)
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or_else(|| corrupt("version", format!("is {v}")))?,
+        };
+        let created_at = doc.created_at.to_time_0_3();
         Ok(Product {
             id: ProductId::from_bytes(id.bytes()),
             name: ProductName::parse(doc.name).map_err(|e| corrupt("name", e))?,
@@ -56,9 +104,54 @@ impl TryFrom<ProductDoc> for Product {
                 .map_err(|e| corrupt("description", e))?,
             price: Money::from_cents(doc.price_cents).map_err(|e| corrupt("priceCents", e))?,
             category: Category::parse(doc.category).map_err(|e| corrupt("category", e))?,
-            created_at: doc.created_at.to_time_0_3(),
+            stock,
+            version,
+            created_at,
+            updated_at: doc
+                .updated_at
+                .map_or(created_at, bson::DateTime::to_time_0_3),
         })
     }
+}
+
+/// The `$set` of a patch; the version moves on only when a catalog field changes.
+fn patch_update(patch: &ProductPatch, expected: u64, now: OffsetDateTime) -> Document {
+    let mut set = doc! {"updatedAt": to_bson_time(now)};
+    if let Some(name) = &patch.name {
+        set.insert("name", name.as_str());
+    }
+    if let Some(description) = &patch.description {
+        set.insert("description", description.as_str());
+    }
+    if let Some(price) = patch.price {
+        set.insert("priceCents", price.cents());
+    }
+    if let Some(category) = &patch.category {
+        set.insert("category", category.as_str());
+    }
+    if let Some(stock) = patch.stock {
+        set.insert("stock", stock.map_or(Bson::Null, |s| Bson::Int64(s.into())));
+    }
+    let version = if patch.changes_catalog() {
+        expected.saturating_add(1)
+    } else {
+        expected
+    };
+    set.insert("version", version_number(version));
+    doc! {"$set": set}
+}
+
+/// Matches a listed product at version `expected` (a document with no version
+/// is at version 1).
+fn at_version(id: ProductId, expected: u64) -> Document {
+    let version = if expected == 1 {
+        doc! {"$or": [{"version": 1_i64}, {"version": {"$exists": false}}]}
+    } else {
+        doc! {"version": version_number(expected)}
+    };
+    let mut query = listed(doc! {"_id": id.object_id()});
+    query.extend(version);
+    query
 }
 
 impl ProductStore for MongoStore {
@@ -69,10 +162,12 @@ impl ProductStore for MongoStore {
     }
 
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
-        run(self.products().find_one(doc! {"_id": id.object_id()}))
-            .await?
-            .map(Product::try_from)
-            .transpose()
+        run(self
+            .products()
+            .find_one(listed(doc! {"_id": id.object_id()})))
+        .await?
+        .map(Product::try_from)
+        .transpose()
     }
 
     async fn list_products(
@@ -89,6 +184,67 @@ impl ProductStore for MongoStore {
         if let Some(category) = &filter.category {
             query.insert("category", category.as_str());
         }
-        find_page(&self.products(), query, page).await
+        find_page(&self.products(), listed(query), page).await
+    }
+
+    async fn update_product(
+        &self,
+        id: ProductId,
+        expected: u64,
+        patch: &ProductPatch,
+        now: OffsetDateTime,
+    ) -> StoreResult<Updated<Product>> {
+        let updated = run(self
+            .products()
+            .find_one_and_update(at_version(id, expected), patch_update(patch, expected, now))
+            .return_document(ReturnDocument::After))
+        .await?;
+        match updated {
+            Some(doc) => Ok(Updated::Done(Product::try_from(doc)?)),
+            // The write matched nothing: say why, from what is there now.
+            None => Ok(match self.get_product(id).await? {
+                Some(_) => Updated::Stale,
+                None => Updated::Missing,
+            }),
+        }
+    }
+
+    async fn archive_product(&self, id: ProductId, now: OffsetDateTime) -> StoreResult<bool> {
+        let update = doc! {"$set": {"archived": true, "archivedAt": to_bson_time(now)}};
+        let result = run(self
+            .products()
+            .update_one(listed(doc! {"_id": id.object_id()}), update))
+        .await?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn list_categories(&self) -> StoreResult<Vec<CategoryCount>> {
+        #[derive(Deserialize)]
+        struct Group {
+            #[serde(rename = "_id")]
+            name: String,
+            count: i64,
+        }
+        let pipeline = [
+            doc! {"$match": listed(Document::new())},
+            doc! {"$group": {"_id": "$category", "count": {"$sum": 1}}},
+            doc! {"$sort": {"_id": 1}},
+        ];
+        let groups = async {
+            self.products()
+                .aggregate(pipeline)
+                .with_type::<Group>()
+                .await?
+                .try_collect::<Vec<Group>>()
+                .await
+        };
+        Ok(run(groups)
+            .await?
+            .into_iter()
+            .map(|g| CategoryCount {
+                name: g.name,
+                count: u64::try_from(g.count).unwrap_or(0),
+            })
+            .collect())
     }
 }

@@ -60,6 +60,9 @@ struct UserDoc {
     /// Absent on users stored before accounts could be disabled.
     #[serde(default)]
     disabled: bool,
+    /// Absent on users whose password never changed.
+    #[serde(default)]
+    token_generation: i64,
     created_at: bson::DateTime,
 }
 
@@ -73,6 +76,7 @@ impl From<&User> for UserDoc {
             password_hash: user.password_hash.clone(),
             role: user.role,
             disabled: user.disabled,
+            token_generation: user.token_generation.into(),
             created_at: to_bson_time(user.created_at),
         }
     }
@@ -91,6 +95,8 @@ impl TryFrom<UserDoc> for User {
             password_hash: doc.password_hash,
             role: doc.role,
             disabled: doc.disabled,
+            token_generation: u32::try_from(doc.token_generation)
+                .map_err(|_| corrupt("tokenGeneration", format!("is {}", doc.token_generation)))?,
             created_at: doc.created_at.to_time_0_3(),
         })
     }
@@ -140,6 +146,32 @@ impl UserStore for MongoStore {
 
     async fn set_disabled(&self, login: &str, disabled: bool) -> StoreResult<Option<User>> {
         self.update_user(login, doc! {"disabled": disabled}).await
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        generation: u32,
+        password_hash: &str,
+    ) -> StoreResult<bool> {
+        let mut filter = doc! {"_id": id.object_id(), "disabled": {"$ne": true}};
+        if generation == 0 {
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"tokenGeneration": 0_i64},
+                    doc! {"tokenGeneration": {"$exists": false}},
+                ],
+            );
+        } else {
+            filter.insert("tokenGeneration", i64::from(generation));
+        }
+        let update = doc! {"$set": {
+            "passwordHash": password_hash,
+            "tokenGeneration": i64::from(generation) + 1,
+        }};
+        let result = run(self.users().update_one(filter, update)).await?;
+        Ok(result.matched_count == 1)
     }
 }
 

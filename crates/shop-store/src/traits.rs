@@ -7,7 +7,9 @@ use std::time::Duration;
 use shop_domain::limits::Count;
 use shop_domain::order::Order;
 use shop_domain::paging::PageParams;
-use shop_domain::{Category, OrderId, Product, ProductId, Role, User, UserId};
+use shop_domain::{
+    Category, CategoryCount, OrderId, Product, ProductId, ProductPatch, Role, User, UserId,
+};
 use time::OffsetDateTime;
 
 use crate::StoreResult;
@@ -38,6 +40,16 @@ pub trait UserStore: Send + Sync {
         login: &str,
         disabled: bool,
     ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+
+    /// Replaces an enabled user's password hash and moves their token generation
+    /// on, if it is still `generation` (one conditional write: of two changes made
+    /// with the same token, one wins). `false` when it is not.
+    fn change_password(
+        &self,
+        id: UserId,
+        generation: u32,
+        password_hash: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Counters in fixed windows ([`shop_domain::limits::window`]), for the rate limits. In
@@ -70,6 +82,19 @@ pub struct ProductFilter {
     pub ids: Option<Vec<ProductId>>,
 }
 
+/// What a conditional update found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated<T> {
+    /// The condition held; the record as it is now.
+    Done(T),
+    /// The record exists in another version than the one expected.
+    Stale,
+    /// No such record (or an archived product).
+    Missing,
+}
+
+/// Products. Archived products are kept (orders name them) but every read here
+/// passes over them: for the API they are gone.
 pub trait ProductStore: Send + Sync {
     fn insert_product(&self, product: &Product) -> impl Future<Output = StoreResult<()>> + Send;
 
@@ -84,6 +109,27 @@ pub trait ProductStore: Send + Sync {
         filter: &ProductFilter,
         page: &PageParams,
     ) -> impl Future<Output = StoreResult<Vec<Product>>> + Send;
+
+    /// Applies `patch` if the product is still at version `expected`, in one
+    /// conditional write (never read-then-write): a concurrent edit makes this
+    /// `Stale`, not lost.
+    fn update_product(
+        &self,
+        id: ProductId,
+        expected: u64,
+        patch: &ProductPatch,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Updated<Product>>> + Send;
+
+    /// Archives a listed product; `false` when there is none to archive.
+    fn archive_product(
+        &self,
+        id: ProductId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Every category of a listed product, with its count, by name.
+    fn list_categories(&self) -> impl Future<Output = StoreResult<Vec<CategoryCount>>> + Send;
 }
 
 /// Idempotency keys are kept at least this long (a TTL index removes them later).

@@ -210,4 +210,38 @@ describe('users', function () {
       }
     });
   });
+
+  describe('POST /users/me/password', function () {
+    it('changes the password: 204, every earlier token gets 401, the new password logs in', async function () {
+      await register('pat');
+      await login('pat');
+      const pat = state.users.pat;
+      const before = pat.token;
+      const wrong = await call('POST', '/users/me/password', {
+        token: before,
+        json: { currentPassword: 'not the password', newPassword: 'a new passphrase' },
+      });
+      expectProblem(wrong, 401);
+      const changed = await call('POST', '/users/me/password', {
+        token: before,
+        json: { currentPassword: pat.password, newPassword: `new-${RUN}-pw` },
+      });
+      assert.equal(changed.status, 204, show(changed));
+      expectProblem(await call('GET', '/users/me', { token: before }), 401);
+      const old = await call('POST', '/users/login', { json: { username: pat.username, password: pat.password } });
+      expectProblem(old, 401);
+      pat.password = `new-${RUN}-pw`;
+      await login('pat');
+      assert.equal(expectStatus(await call('GET', '/users/me', { token: pat.token }), 200).id, pat.id);
+    });
+
+    it('refuses a new password that breaks the registration rules with 400', async function () {
+      const pat = need(state.users.pat, 'pat, logged in');
+      const answer = await call('POST', '/users/me/password', {
+        token: pat.token,
+        json: { currentPassword: pat.password, newPassword: 'short' },
+      });
+      expectProblem(answer, 400, ['newPassword']);
+    });
+  });
 });

@@ -1,7 +1,8 @@
 // The story, part 2: the admin creates products (401 without a token, 403 for a
-// customer, 400 for bad money), then anyone lists, pages, filters and fetches them.
+// customer, 400 for bad money), then anyone lists, pages, filters and fetches them
+// and their categories; the admin edits them (If-Match) and archives them.
 import assert from 'node:assert/strict';
-import { assertNewestFirst, call, expectProblem, expectStatus } from '../lib/client.mjs';
+import { assertNewestFirst, call, describe as show, expectProblem, expectStatus } from '../lib/client.mjs';
 import { RUN, need, state, unknownId } from '../lib/state.mjs';
 
 const adminToken = () => need(state.users.root?.token, 'an admin token');
@@ -11,8 +12,8 @@ function productBody(name, price, category = state.category) {
   return { name: `${name} ${RUN}`, description: `The ${name} of run ${RUN}.`, price, category };
 }
 
-async function create(key, price, category) {
-  const body = productBody(key, price, category);
+async function create(key, price, category, extra = {}) {
+  const body = { ...productBody(key, price, category), ...extra };
   const answer = await call('POST', '/products', { token: adminToken(), json: body });
   const product = expectStatus(answer, 201);
   const location = answer.headers.get('location') ?? '';
@@ -22,7 +23,10 @@ async function create(key, price, category) {
   );
   assert.match(product.id, /^[0-9a-f]{24}$/);
   for (const field of ['name', 'description', 'price', 'category']) assert.equal(product[field], body[field], field);
+  assert.equal(product.stock, body.stock ?? null, 'stock, null (untracked) unless given');
   assert.ok(!Number.isNaN(Date.parse(product.createdAt)));
+  assert.equal(product.updatedAt, product.createdAt);
+  assert.equal(answer.headers.get('etag'), '"1"', 'a new product is at version 1');
   state.products[key] = product;
   return product;
 }
@@ -76,7 +80,10 @@ describe('products', function () {
       ['a description over 5000 characters', { description: 'd'.repeat(5001) }, 'description'],
       ['an empty category', { category: '' }, 'category'],
       ['a category over 100 characters', { category: 'c'.repeat(101) }, 'category'],
-      ['an unknown field', { stock: 3 }, 'stock'],
+      ['an unknown field', { colour: 'red' }, 'colour'],
+      ['a negative stock', { stock: -1 }, 'stock'],
+      ['a stock over 1000000', { stock: 1000001 }, 'stock'],
+      ['a fractional stock', { stock: 1.5 }, 'stock'],
     ];
     for (const [what, change, field] of badFields) {
       it(`refuses ${what} with 400 naming ${field}`, async function () {
@@ -154,6 +161,121 @@ describe('products', function () {
       expectProblem(await call('GET', '/products/not-an-id'), 404);
       const tea = need(state.products.tea, 'the tea');
       expectProblem(await call('GET', `/products/${tea.id.toUpperCase()}`), 404);
+    });
+  });
+
+  describe('GET /categories', function () {
+    it('counts the products of each category, sorted by name', async function () {
+      const { items } = expectStatus(await call('GET', '/categories'), 200);
+      const names = items.map((c) => c.name);
+      assert.deepEqual(names, [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 'sorted by name');
+      const ours = items.filter((c) => c.name.endsWith(RUN));
+      assert.deepEqual(ours, [
+        { name: state.category, count: 3 },
+        { name: `edge-${RUN}`, count: 2 },
+      ].sort((a, b) => (a.name < b.name ? -1 : 1)));
+    });
+  });
+
+  describe('PATCH /products/{id}', function () {
+    const path = () => `/products/${need(state.products.lamp, 'the lamp').id}`;
+    const patch = (json, options = {}) =>
+      call('PATCH', path(), { token: adminToken(), json, contentType: 'application/merge-patch+json', ...options });
+
+    it('creates a product with stock to edit: 201 with stock and ETag "1"', async function () {
+      await create('lamp', 25, `lamps-${RUN}`, { stock: 4 });
+    });
+
+    it('answers every single product with a strong ETag', async function () {
+      const answer = await call('GET', path());
+      expectStatus(answer, 200);
+      assert.equal(answer.headers.get('etag'), '"1"');
+    });
+
+    it('refuses an update without If-Match with 428, and a customer with 403', async function () {
+      expectProblem(await patch({ price: 30 }), 428);
+      expectProblem(await patch({ price: 30 }, { token: customerToken(), headers: { 'if-match': '"1"' } }), 403);
+      expectProblem(await patch({ price: 30 }, { token: undefined, headers: { 'if-match': '"1"' } }), 401);
+    });
+
+    it('applies a merge patch at the current version: 200, the product and a new ETag', async function () {
+      const answer = await patch({ price: 29.5, name: `lamp v2 ${RUN}` }, { headers: { 'if-match': '"1"' } });
+      const product = expectStatus(answer, 200);
+      assert.equal(answer.headers.get('etag'), '"2"');
+      assert.equal(product.price, 29.5);
+      assert.equal(product.name, `lamp v2 ${RUN}`);
+      assert.equal(product.stock, 4, 'fields not in the patch are kept');
+      assert.equal(product.createdAt, state.products.lamp.createdAt);
+      assert.ok(Date.parse(product.updatedAt) >= Date.parse(product.createdAt));
+      assert.deepEqual(expectStatus(await call('GET', path()), 200), product);
+      state.products.lamp = product;
+    });
+
+    it('refuses a stale ETag with 412 and changes nothing', async function () {
+      expectProblem(await patch({ price: 1 }, { headers: { 'if-match': '"1"' } }), 412);
+      assert.equal(expectStatus(await call('GET', path()), 200).price, 29.5);
+    });
+
+    it('sets stock without moving the ETag, and null stops tracking it', async function () {
+      const counted = await patch({ stock: 10 }, { headers: { 'if-match': '"2"' } });
+      assert.equal(expectStatus(counted, 200).stock, 10);
+      assert.equal(counted.headers.get('etag'), '"2"', 'stock is not a catalog field');
+      const untracked = await patch({ stock: null }, { headers: { 'if-match': '"2"' } });
+      assert.equal(expectStatus(untracked, 200).stock, null);
+    });
+
+    const refused = [
+      ['an id', { id: '0123456789abcdef01234567' }, 'id'],
+      ['createdAt', { createdAt: '2020-01-01T00:00:00Z' }, 'createdAt'],
+      ['an unknown field', { colour: 'red' }, 'colour'],
+      ['a null name', { name: null }, 'name'],
+      ['a price with 3 decimals', { price: 1.005 }, 'price'],
+      ['a negative stock', { stock: -3 }, 'stock'],
+    ];
+    for (const [what, body, field] of refused) {
+      it(`refuses ${what} in a patch with 400 naming ${field}`, async function () {
+        expectProblem(await patch(body, { headers: { 'if-match': '"2"' } }), 400, [field]);
+      });
+    }
+
+    it('answers 404 for an unknown product', async function () {
+      expectProblem(
+        await call('PATCH', `/products/${unknownId()}`, { token: adminToken(), json: { price: 1 }, headers: { 'if-match': '"1"' } }),
+        404,
+      );
+    });
+  });
+
+  describe('DELETE /products/{id}', function () {
+    it("refuses a customer's token with 403", async function () {
+      const lamp = need(state.products.lamp, 'the lamp');
+      expectProblem(await call('DELETE', `/products/${lamp.id}`, { token: customerToken() }), 403);
+    });
+
+    it('archives a product: 204, then 404, unlisted, uncounted and unorderable', async function () {
+      const lamp = need(state.products.lamp, 'the lamp');
+      const answer = await call('DELETE', `/products/${lamp.id}`, { token: adminToken() });
+      assert.equal(answer.status, 204, show(answer));
+      assert.equal(answer.text, '');
+      expectProblem(await call('GET', `/products/${lamp.id}`), 404);
+      const listed = expectStatus(await call('GET', `/products?ids=${lamp.id}`), 200);
+      assert.deepEqual(listed.items, []);
+      const categories = expectStatus(await call('GET', '/categories'), 200);
+      assert.ok(!categories.items.some((c) => c.name === `lamps-${RUN}`), 'its category had only it');
+      const order = await call('POST', '/orders', {
+        token: customerToken(),
+        json: { products: [{ productId: lamp.id, quantity: 1 }] },
+      });
+      assert.deepEqual(expectProblem(order, 422).missing, [lamp.id]);
+      expectProblem(
+        await call('PATCH', `/products/${lamp.id}`, { token: adminToken(), json: { price: 1 }, headers: { 'if-match': '"2"' } }),
+        404,
+      );
+    });
+
+    it('answers 404 when deleting it again', async function () {
+      const lamp = need(state.products.lamp, 'the lamp');
+      expectProblem(await call('DELETE', `/products/${lamp.id}`, { token: adminToken() }), 404);
     });
   });
 });

@@ -169,6 +169,7 @@ fn user(name: &str, role: Role, hash: &str) -> Result<User, String> {
         password_hash: hash.into(),
         role,
         disabled: false,
+        token_generation: 0,
         created_at: now(),
     })
 }
@@ -180,7 +181,10 @@ fn product(id: &str, price: &str) -> Result<Product, String> {
         description: Description::parse(String::new())?,
         price: Money::parse(price)?,
         category: Category::parse("fuzz".into())?,
+        stock: None,
+        version: 1,
         created_at: now(),
+        updated_at: now(),
     })
 }
 

@@ -2,12 +2,14 @@
 
 use lambda_http::{Body, Request, Response};
 use shop_domain::validation::{Errors, Object, string};
-use shop_domain::{Category, Description, Money, Product, ProductId, ProductName, now};
+use shop_domain::{
+    Category, Description, Money, Product, ProductId, ProductName, now, parse_stock,
+};
 use shop_store::{ProductStore, UserStore};
 
-use crate::auth::{Tokens, caller};
+use crate::auth::{Tokens, admin};
 use crate::error::ApiError;
-use crate::http::{created, json_body, serve};
+use crate::http::{created, json_body, serve, with_etag};
 
 /// What an instance keeps: the store and the token keys.
 pub use crate::instance::Authenticated as Instance;
@@ -20,21 +22,31 @@ pub async fn respond(instance: &Instance, request: Request) -> Response<Body> {
 fn parse_new_product(body: &str) -> Result<Product, ApiError> {
     let object = Object::parse_body(body)?;
     let mut errors = Errors::default();
-    object.deny_unknown(&["name", "description", "price", "category"], &mut errors);
+    object.deny_unknown(
+        &["name", "description", "price", "category", "stock"],
+        &mut errors,
+    );
     let name = object.required("name", &mut errors, string(ProductName::parse));
     let description = object.required("description", &mut errors, string(Description::parse));
     let price = object.required("price", &mut errors, Money::from_json);
     let category = object.required("category", &mut errors, string(Category::parse));
+    let stock = object.optional("stock", &mut errors, None, parse_stock);
     errors.finish()?;
-    match (name, description, price, category) {
-        (Some(name), Some(description), Some(price), Some(category)) => Ok(Product {
-            id: ProductId::new(),
-            name,
-            description,
-            price,
-            category,
-            created_at: now(),
-        }),
+    match (name, description, price, category, stock) {
+        (Some(name), Some(description), Some(price), Some(category), Some(stock)) => {
+            let created_at = now();
+            Ok(Product {
+                id: ProductId::new(),
+                name,
+                description,
+                price,
+                category,
+                stock,
+                version: 1,
+                created_at,
+                updated_at: created_at,
+            })
+        }
         _ => Err(ApiError::Internal),
     }
 }
@@ -47,14 +59,12 @@ pub async fn handle(
     request: Request,
 ) -> Response<Body> {
     serve(request, |request| async move {
-        let principal = caller(tokens, store, &request).await?;
-        if !principal.is_admin() {
-            return Err(ApiError::Forbidden);
-        }
+        admin(tokens, store, &request).await?;
         let product = parse_new_product(json_body(&request)?)?;
         store.insert_product(&product).await?;
         tracing::info!(product_id = %product.id, "product created");
-        created(&format!("/products/{}", product.id), &product)
+        let response = created(&format!("/products/{}", product.id), &product)?;
+        with_etag(response, &product)
     })
     .await
 }
@@ -120,6 +130,7 @@ mod tests {
                 exp: now - 3600,
                 iss: ISSUER.into(),
                 aud: AUDIENCE.into(),
+                generation: 0,
             })
             .unwrap();
         let mut parts: Vec<String> = admin.split('.').map(String::from).collect();
@@ -142,6 +153,7 @@ mod tests {
                     exp: now + 60,
                     iss: ISSUER.into(),
                     aud: AUDIENCE.into(),
+                    generation: 0,
                 })
                 .unwrap(),
         )

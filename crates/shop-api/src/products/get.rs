@@ -5,7 +5,7 @@ use shop_domain::ProductId;
 use shop_store::ProductStore;
 
 use crate::error::ApiError;
-use crate::http::{json, path_param, serve};
+use crate::http::{json, path_param, serve, with_etag};
 
 /// What an instance keeps: the store.
 pub use crate::instance::Public as Instance;
@@ -22,7 +22,7 @@ pub async fn handle(store: &impl ProductStore, request: Request) -> Response<Bod
         // An id that is not an id cannot name a product: 404, like any other.
         let id = ProductId::parse(&path_param(&request, "id")).map_err(|_| ApiError::NotFound)?;
         let product = store.get_product(id).await?.ok_or(ApiError::NotFound)?;
-        json(200, &product)
+        with_etag(json(200, &product)?, &product)
     })
     .await
 }

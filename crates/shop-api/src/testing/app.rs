@@ -142,6 +142,9 @@ impl<'a, S: Stores> ShopApp<'a, S> {
                 users::login::handle(self.store, &self.tokens, &self.limits, request).await
             }
             ("GET", "/users/me") => users::me::handle(self.store, &self.tokens, request).await,
+            ("POST", "/users/me/password") => {
+                users::password::handle(self.store, &self.tokens, &self.limits, request).await
+            }
             ("POST", "/products") => {
                 products::create::handle(self.store, &self.tokens, request).await
             }
@@ -149,6 +152,13 @@ impl<'a, S: Stores> ShopApp<'a, S> {
             ("GET", p) if p.starts_with("/products/") => {
                 products::get::handle(self.store, request).await
             }
+            ("PATCH", p) if p.starts_with("/products/") => {
+                products::update::handle(self.store, &self.tokens, request).await
+            }
+            ("DELETE", p) if p.starts_with("/products/") => {
+                products::delete::handle(self.store, &self.tokens, request).await
+            }
+            ("GET", "/categories") => products::categories::handle(self.store, request).await,
             ("POST", "/orders") => self.create_order(request).await,
             ("GET", "/orders") => orders::list::handle(self.store, &self.tokens, request).await,
             ("GET", p) if p.starts_with("/orders/") => {
@@ -164,6 +174,33 @@ impl<'a, S: Stores> ShopApp<'a, S> {
         let auth = bearer(token);
         self.call("POST", path, &json_headers(&auth), Some(&body.to_string()))
             .await
+    }
+
+    /// PATCHes a JSON value with an optional token and `If-Match`.
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> TestResponse {
+        let mut headers = bearer(token);
+        if let Some(tag) = if_match {
+            headers.push(("if-match", tag.to_string()));
+        }
+        self.call(
+            "PATCH",
+            path,
+            &json_headers(&headers),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        let auth = bearer(token);
+        let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.call("DELETE", path, &headers, None).await
     }
 
     pub async fn get(&self, target: &str, token: Option<&str>) -> TestResponse {

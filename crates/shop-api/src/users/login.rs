@@ -19,9 +19,9 @@ const MAX_LOGIN_FIELD: usize = 1024;
 
 /// What an instance builds once and keeps for every invocation.
 pub struct Instance {
-    store: MongoStore,
-    tokens: Tokens,
-    limits: Limits,
+    pub(crate) store: MongoStore,
+    pub(crate) tokens: Tokens,
+    pub(crate) limits: Limits,
 }
 
 impl Instance {
@@ -44,7 +44,7 @@ struct Login {
     password: String,
 }
 
-fn non_empty(value: String) -> Result<String, String> {
+pub(super) fn non_empty(value: String) -> Result<String, String> {
     match value.chars().count() {
         0 => Err("must not be empty".into()),
         n if n > MAX_LOGIN_FIELD => Err(format!("must be at most {MAX_LOGIN_FIELD} characters")),
@@ -76,7 +76,7 @@ struct TokenResponse {
 }
 
 /// The counters that a login for `subject` from `address` reads and adds to.
-struct LoginCounters {
+pub(super) struct LoginCounters {
     pair: String,
     account: String,
 }
@@ -85,7 +85,7 @@ impl LoginCounters {
     /// An account is counted by its id, whichever name it logs in with; a name with
     /// no account by a hash of the name (so that what people type as a name, a
     /// password perhaps, is not stored), and otherwise exactly alike.
-    fn new(user: Option<&User>, login: &str, address: &str) -> Self {
+    pub(super) fn new(user: Option<&User>, login: &str, address: &str) -> Self {
         let subject = match user {
             Some(user) => format!("user:{}", user.id),
             None => {
@@ -101,7 +101,7 @@ impl LoginCounters {
     }
 
     /// How long the login is refused, if the failures counted so far refuse it.
-    async fn refused(
+    pub(super) async fn refused(
         &self,
         store: &impl Counters,
         limits: &Limits,
@@ -121,7 +121,7 @@ impl LoginCounters {
     /// parallel guesses each get a number of their own, and past the limit every
     /// answer is the same 429, right password or not: a burst learns nothing from
     /// the guesses beyond the limit.
-    async fn count_failure(
+    pub(super) async fn count_failure(
         &self,
         store: &impl Counters,
         limits: &Limits,
@@ -139,7 +139,7 @@ impl LoginCounters {
     }
 }
 
-fn too_many_failures(wait: std::time::Duration) -> ApiError {
+pub(super) fn too_many_failures(wait: std::time::Duration) -> ApiError {
     ApiError::RateLimited {
         what: "too many failed logins for this account from this address",
         wait,

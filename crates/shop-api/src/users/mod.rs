@@ -1,8 +1,9 @@
 //! The user functions' endpoints, one file each: `POST /users/register`,
-//! `POST /users/login` and `GET /users/me`.
+//! `POST /users/login`, `GET /users/me` and `POST /users/me/password`.
 
 pub mod login;
 pub mod me;
+pub mod password;
 pub mod register;
 
 /// What the registration and login tests share: two client addresses and

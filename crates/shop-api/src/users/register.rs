@@ -82,6 +82,7 @@ pub async fn handle(
             email: input.email,
             role: Role::Customer,
             disabled: false,
+            token_generation: 0,
             created_at: now(),
         };
         store.insert_user(&user).await?;

@@ -1,0 +1,8 @@
+//! GET /categories: every category with a listed product, and its count.
+
+use shop_api::products::categories::{Instance, respond};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shop_api::run(Instance::init(), respond).await
+}

@@ -1,0 +1,8 @@
+//! POST /users/me/password: the caller changes their password; earlier tokens end.
+
+use shop_api::users::password::{Instance, respond};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shop_api::run(Instance::init(), respond).await
+}
