@@ -119,3 +119,58 @@ async fn a_disabled_users_tokens_and_logins_get_401_until_enabled() {
     assert_eq!(app.get("/orders", Some(&token)).await.status, 200);
     assert_eq!(app.login("sam", PASSWORD).await.status, 200);
 }
+
+#[tokio::test]
+async fn reconcile_releases_the_stock_of_an_order_whose_function_died() {
+    use shop_domain::order::{Order, OrderRequest};
+    use shop_domain::{OrderId, ProductId, now};
+    use shop_store::{OrderStore, StockStore};
+
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let body = serde_json::json!({"name": "Pen", "description": "", "price": 1, "category": "c", "stock": 5});
+    let pen = app.post("/products", Some(&admin), &body).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What an order function leaves when it dies between reserving and storing.
+    let ten_minutes_ago = now() - time::Duration::minutes(10);
+    let lines = serde_json::json!({"products": [{"productId": pen, "quantity": 2}]}).to_string();
+    let request = OrderRequest::parse(&lines).unwrap();
+    let user = app.tokens.verify(&buyer).unwrap().user_id;
+    let dead = OrderId::new();
+    let pending = Order::pending(dead, user, &request, ten_minutes_ago);
+    db.store.insert_order(&pending).await.unwrap();
+    let pen_id = ProductId::parse(&pen).unwrap();
+    db.store
+        .hold_stock(pen_id, dead, 2, ten_minutes_ago)
+        .await
+        .unwrap();
+    // A live order holds one more.
+    assert_eq!(app.order(&buyer, &[(&pen, 1)], None).await.status, 201);
+    let stock = || async { app.get(&format!("/products/{pen}"), None).await.body["stock"].clone() };
+    assert_eq!(stock().await, 2);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_shop-admin"))
+        .arg("reconcile")
+        .env("MONGODB_URI", uri())
+        .env("MONGODB_DATABASE", db.name())
+        .env("RESERVATION_TTL_SECONDS", "60")
+        .output()
+        .expect("shop-admin runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("abandoned 1 pending orders"), "{said}");
+    assert_eq!(
+        stock().await,
+        4,
+        "the dead order's two are back, the live order's one is not"
+    );
+    assert_eq!(db.store.order_status(dead).await.unwrap(), None);
+}

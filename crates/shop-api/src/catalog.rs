@@ -1,5 +1,8 @@
-//! The order function's view of the product function: one batched
-//! `GET /products?ids=…&limit=100` over HTTP per order.
+//! The order functions' view of the product function: one
+//! `POST /stock/reservations` over HTTP per order, which reserves its stock and
+//! prices its lines, and `DELETE /stock/reservations/{orderId}` to give the
+//! stock of an order that was not stored, or was cancelled, back. Both carry a
+//! service token.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -9,28 +12,47 @@ use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use shop_domain::ProductId;
-use shop_domain::order::CatalogEntry;
+use shop_domain::order::{CatalogEntry, OrderRequest};
+use shop_domain::{OrderId, ProductId, Shortage};
+
+use crate::stock::token::ServiceTokens;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
     /// Unreachable, failing, too slow or answering nonsense: the order waits.
     #[error("the product function is unavailable: {0}")]
     Unavailable(String),
+    /// Some products do not exist (422 from the product function).
+    #[error("some products do not exist")]
+    Missing(Vec<String>),
+    /// Not enough stock (409 from the product function).
+    #[error("not enough stock")]
+    Insufficient(Vec<Shortage>),
 }
 
-/// Looks up the current name and price of products.
+/// The product function's stock routes, as the order functions call them.
 pub trait ProductCatalog: Send + Sync {
-    /// The products among `ids` that exist. `base` is the API's base URL.
-    fn lookup(
+    /// Reserves the stock of every line for `order` and answers the current name
+    /// and price of every line's product. `base` is the API's base URL. Safe to
+    /// retry: an order holds stock of a product once.
+    fn reserve(
         &self,
         base: &str,
-        ids: &[ProductId],
+        order: OrderId,
+        request: &OrderRequest,
         deadline: Instant,
     ) -> impl Future<Output = Result<Vec<CatalogEntry>, CatalogError>> + Send;
+
+    /// Gives back what `order` holds, if it was never stored or was cancelled.
+    fn release(
+        &self,
+        base: &str,
+        order: OrderId,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), CatalogError>> + Send;
 }
 
-/// A page of at most 100 products is far below this; more is not an answer.
+/// A reservation's answer (at most 100 products) is far below this; more is not an answer.
 const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
 
 /// Time limits for the call, chosen to fit inside the function's own timeout.
@@ -50,11 +72,15 @@ impl Default for CatalogLimits {
     }
 }
 
-/// The HTTP client, built once per instance and reused (its connection pool too).
+/// The HTTP client, built once per instance and reused (its connection pool too),
+/// with the key of the service tokens it sends.
 #[derive(Clone)]
 pub struct HttpCatalog {
     client: reqwest::Client,
     limits: CatalogLimits,
+    service: ServiceTokens,
+    /// The calling function, named in its service tokens.
+    caller: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -64,9 +90,13 @@ struct ProductPage<'a> {
 }
 
 impl HttpCatalog {
-    pub fn new(limits: CatalogLimits) -> Result<Self, CatalogError> {
+    pub fn new(
+        limits: CatalogLimits,
+        service: ServiceTokens,
+        caller: &'static str,
+    ) -> Result<Self, CatalogError> {
         let client = reqwest::Client::builder()
-            // A redirect could send the lookup, and so the order's prices, anywhere.
+            // A redirect could send the call, and so the order's prices, anywhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(limits.connect_timeout)
             // Shorter than a server's idle timeout (the runner's is 10 s), so an idle
@@ -75,20 +105,35 @@ impl HttpCatalog {
             .user_agent("shop-orders/1")
             .build()
             .map_err(|e| CatalogError::Unavailable(e.to_string()))?;
-        Ok(Self { client, limits })
+        Ok(Self {
+            client,
+            limits,
+            service,
+            caller,
+        })
     }
 
-    async fn attempt(&self, url: &str, timeout: Duration) -> Result<Vec<CatalogEntry>, Attempt> {
-        let response = self
+    async fn attempt(&self, call: &Call, timeout: Duration) -> Result<Answer, Attempt> {
+        let token = self
+            .service
+            .issue(self.caller)
+            .map_err(|_| Attempt::Final("cannot sign a service token".into()))?;
+        let mut builder = self
             .client
-            .get(url)
+            .request(call.method.clone(), call.url.as_str())
+            .bearer_auth(token)
             .header("accept", "application/json")
-            .timeout(timeout)
+            .timeout(timeout);
+        if let Some(body) = &call.body {
+            builder = builder
+                .header("content-type", "application/json")
+                .body(body.clone());
+        }
+        let mut response = builder
             .send()
             .await
             .map_err(|e| Attempt::Retryable(format!("request failed: {e}")))?;
         let status = response.status();
-        let mut response = response;
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
@@ -103,38 +148,14 @@ impl HttpCatalog {
         if status.is_server_error() || status.as_u16() == 429 {
             return Err(Attempt::Retryable(format!("answered {status}")));
         }
-        if status != reqwest::StatusCode::OK {
-            return Err(Attempt::Final(format!("answered {status}")));
-        }
-        let page: ProductPage<'_> = serde_json::from_slice(&body)
-            .map_err(|_| Attempt::Final("the answer is not a product page".into()))?;
-        page.items
-            .into_iter()
-            .map(CatalogEntry::from_json)
-            .collect::<Result<_, _>>()
-            .map_err(Attempt::Final)
+        Ok(Answer {
+            status: status.as_u16(),
+            body,
+        })
     }
-}
 
-enum Attempt {
-    Retryable(String),
-    Final(String),
-}
-
-impl ProductCatalog for HttpCatalog {
-    /// At most two attempts of the idempotent GET, both inside `deadline`.
-    async fn lookup(
-        &self,
-        base: &str,
-        ids: &[ProductId],
-        deadline: Instant,
-    ) -> Result<Vec<CatalogEntry>, CatalogError> {
-        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        let url = format!(
-            "{}/products?ids={}&limit=100",
-            base.trim_end_matches('/'),
-            ids.join(",")
-        );
+    /// At most two attempts (both calls are safe to repeat), inside `deadline`.
+    async fn send(&self, call: &Call, deadline: Instant) -> Result<Answer, CatalogError> {
         let mut last_error = String::new();
         for attempt in 1..=2 {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -142,18 +163,124 @@ impl ProductCatalog for HttpCatalog {
                 break;
             }
             match self
-                .attempt(&url, left.min(self.limits.attempt_timeout))
+                .attempt(call, left.min(self.limits.attempt_timeout))
                 .await
             {
-                Ok(entries) => return Ok(entries),
+                Ok(answer) => return Ok(answer),
                 Err(Attempt::Final(why)) => return Err(CatalogError::Unavailable(why)),
                 Err(Attempt::Retryable(why)) => {
-                    tracing::warn!(attempt, %why, "product lookup failed");
+                    tracing::warn!(attempt, %why, url = %call.url, "call to the product function failed");
                     last_error = why;
                 }
             }
         }
         Err(CatalogError::Unavailable(last_error))
+    }
+}
+
+struct Call {
+    method: reqwest::Method,
+    url: String,
+    body: Option<String>,
+}
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+enum Attempt {
+    Retryable(String),
+    Final(String),
+}
+
+/// Reads a reservation's answer: the products, or why the order cannot have them.
+fn reservation_answer(answer: &Answer) -> Result<Vec<CatalogEntry>, CatalogError> {
+    let nonsense = || CatalogError::Unavailable("the answer is not a reservation".into());
+    match answer.status {
+        200 => {
+            let page: ProductPage<'_> =
+                serde_json::from_slice(&answer.body).map_err(|_| nonsense())?;
+            page.items
+                .into_iter()
+                .map(CatalogEntry::from_json)
+                .collect::<Result<_, _>>()
+                .map_err(CatalogError::Unavailable)
+        }
+        409 => {
+            let problem: StockProblem =
+                serde_json::from_slice(&answer.body).map_err(|_| nonsense())?;
+            let mut shortages = Vec::new();
+            for line in problem.insufficient.ok_or_else(nonsense)? {
+                shortages.push(Shortage {
+                    product_id: ProductId::parse(&line.product_id).map_err(|_| nonsense())?,
+                    requested: line.requested,
+                    available: line.available,
+                });
+            }
+            Err(CatalogError::Insufficient(shortages))
+        }
+        422 => {
+            let problem: StockProblem =
+                serde_json::from_slice(&answer.body).map_err(|_| nonsense())?;
+            Err(CatalogError::Missing(problem.missing.ok_or_else(nonsense)?))
+        }
+        status => Err(CatalogError::Unavailable(format!("answered {status}"))),
+    }
+}
+
+/// The parts of the product function's 409 and 422 problems the order reads.
+#[derive(Deserialize)]
+struct StockProblem {
+    missing: Option<Vec<String>>,
+    insufficient: Option<Vec<ShortLine>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShortLine {
+    product_id: String,
+    requested: u32,
+    available: u32,
+}
+
+impl ProductCatalog for HttpCatalog {
+    async fn reserve(
+        &self,
+        base: &str,
+        order: OrderId,
+        request: &OrderRequest,
+        deadline: Instant,
+    ) -> Result<Vec<CatalogEntry>, CatalogError> {
+        let lines: Vec<serde_json::Value> = request
+            .lines
+            .iter()
+            .map(|l| serde_json::json!({"productId": l.product_id.to_string(), "quantity": l.quantity}))
+            .collect();
+        let body = serde_json::json!({"orderId": order.to_string(), "products": lines});
+        let call = Call {
+            method: reqwest::Method::POST,
+            url: format!("{}/stock/reservations", base.trim_end_matches('/')),
+            body: Some(body.to_string()),
+        };
+        reservation_answer(&self.send(&call, deadline).await?)
+    }
+
+    async fn release(
+        &self,
+        base: &str,
+        order: OrderId,
+        deadline: Instant,
+    ) -> Result<(), CatalogError> {
+        let call = Call {
+            method: reqwest::Method::DELETE,
+            url: format!("{}/stock/reservations/{order}", base.trim_end_matches('/')),
+            body: None,
+        };
+        match self.send(&call, deadline).await?.status {
+            204 => Ok(()),
+            status => Err(CatalogError::Unavailable(format!("answered {status}"))),
+        }
     }
 }
 
@@ -310,7 +437,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_lookup_follows_no_redirect() {
+    async fn the_reservation_follows_no_redirect() {
         use crate::testing::{Handler, TestServer};
         let handler: Handler = std::sync::Arc::new(|_request| {
             Box::pin(async {
@@ -322,15 +449,17 @@ mod tests {
             })
         });
         let server = TestServer::start(handler).await;
-        let catalog = HttpCatalog::new(CatalogLimits::default()).unwrap();
+        let service = ServiceTokens::new(&crate::testing::TEST_SERVICE_SECRET.into()).unwrap();
+        let catalog = HttpCatalog::new(CatalogLimits::default(), service, "test").unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
+        let request = OrderRequest::parse(
+            r#"{"products": [{"productId": "0123456789abcdef01234567", "quantity": 1}]}"#,
+        )
+        .unwrap();
         let error = catalog
-            .lookup(&server.url(), &[ProductId::new()], deadline)
+            .reserve(&server.url(), OrderId::new(), &request, deadline)
             .await
             .unwrap_err();
-        assert_eq!(
-            error,
-            CatalogError::Unavailable("answered 302 Found".into())
-        );
+        assert_eq!(error, CatalogError::Unavailable("answered 302".into()));
     }
 }

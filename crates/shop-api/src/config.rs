@@ -97,6 +97,43 @@ pub fn tokens_from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Tokens
     Ok(Tokens::new(&secret, ttl)?)
 }
 
+/// The key of the service tokens the order functions send to the stock routes,
+/// from `SERVICE_TOKEN_SECRET` (at least 32 bytes, never a client's key).
+pub fn service_tokens_from_env() -> Result<crate::stock::token::ServiceTokens, ConfigError> {
+    service_tokens_from_lookup(|name| std::env::var(name).ok())
+}
+
+pub fn service_tokens_from_lookup(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<crate::stock::token::ServiceTokens, ConfigError> {
+    const NAME: &str = "SERVICE_TOKEN_SECRET";
+    let secret = var(NAME)
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(NAME))?;
+    refuse_unresolved(NAME, &secret)?;
+    crate::stock::token::ServiceTokens::new(&secret.into()).ok_or(ConfigError::Invalid {
+        name: NAME,
+        why: format!("must be at least {} bytes", crate::auth::MIN_SECRET_BYTES),
+    })
+}
+
+/// `RESERVATION_TTL_SECONDS`: how old a stock reservation whose order never
+/// appeared must be before it is released (default 900, 15 minutes).
+pub fn reservation_ttl_from_env() -> Result<Duration, ConfigError> {
+    match std::env::var("RESERVATION_TTL_SECONDS") {
+        Err(_) => Ok(crate::stock::ledger::DEFAULT_RESERVATION_TTL),
+        Ok(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=86_400).contains(s))
+            .map(Duration::from_secs)
+            .ok_or(ConfigError::Invalid {
+                name: "RESERVATION_TTL_SECONDS",
+                why: "must be a whole number of seconds from 1 to 86400".into(),
+            }),
+    }
+}
+
 /// The rate limits, from the `LIMIT_*` variables (the documented defaults for those unset).
 pub fn limits_from_env() -> Result<shop_domain::limits::Limits, ConfigError> {
     shop_domain::limits::Limits::from_lookup(|name| std::env::var(name).ok()).map_err(|why| {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use shop_domain::Shortage;
 use shop_domain::order::PricingError;
 use shop_domain::validation::{FieldError, Invalid};
 use shop_store::StoreError;
@@ -35,6 +36,12 @@ pub enum ApiError {
     /// 409: a unique value is taken, or an idempotency key is reused.
     #[error("{0}")]
     Conflict(String),
+    /// 409: not enough stock for these lines.
+    #[error("not enough stock for some products")]
+    InsufficientStock(Vec<Shortage>),
+    /// 409: a request with the same `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyInProgress,
     /// 412: `If-Match` names none of the resource's current versions.
     #[error("the resource has changed since that version; fetch it again")]
     PreconditionFailed,
@@ -74,6 +81,8 @@ pub struct Problem<'a> {
     pub errors: Option<&'a [FieldError]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insufficient: Option<&'a [Shortage]>,
     pub request_id: &'a str,
 }
 
@@ -91,7 +100,9 @@ impl ApiError {
             ApiError::Unauthenticated | ApiError::InvalidCredentials => 401,
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
-            ApiError::Conflict(_) => 409,
+            ApiError::Conflict(_)
+            | ApiError::InsufficientStock(_)
+            | ApiError::IdempotencyInProgress => 409,
             ApiError::PreconditionFailed => 412,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType => 415,
@@ -114,6 +125,10 @@ impl ApiError {
             ApiError::Forbidden => ("forbidden", "Forbidden"),
             ApiError::NotFound => ("not-found", "Not found"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
+            ApiError::InsufficientStock(_) => ("insufficient-stock", "Insufficient stock"),
+            ApiError::IdempotencyInProgress => {
+                ("idempotency-in-progress", "Request still in progress")
+            }
             ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             ApiError::PreconditionRequired => ("precondition-required", "Precondition required"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -152,6 +167,10 @@ impl ApiError {
                 ApiError::MissingProducts(ids) => Some(ids),
                 _ => None,
             },
+            insufficient: match &self {
+                ApiError::InsufficientStock(lines) => Some(lines),
+                _ => None,
+            },
             request_id,
         };
         let body = serde_json::to_string(&problem).expect("a problem always serialises");
@@ -169,6 +188,9 @@ impl ApiError {
             }
             ApiError::Unavailable => {
                 builder = builder.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+            }
+            ApiError::IdempotencyInProgress => {
+                builder = builder.header("retry-after", "1");
             }
             _ => {}
         }

@@ -246,6 +246,25 @@ pub fn finish_request(errors: Errors) -> Result<(), ApiError> {
     }
 }
 
+/// The `{name}` path parameter of a route that ends in the literal `suffix`
+/// (`/orders/{id}/cancel`). Where no router filled it in, it is the segment
+/// before the suffix.
+pub fn path_param_before(request: &Request, name: &str, suffix: &str) -> String {
+    if let Some(value) = request
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+    {
+        return value.to_string();
+    }
+    let path = request.uri().path().trim_end_matches('/');
+    path.strip_suffix(suffix)
+        .unwrap_or(path)
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The `{name}` path parameter. Where no router filled it in (a bare
 /// `cargo lambda watch`), it is the path's last segment.
 pub fn path_param(request: &Request, name: &str) -> String {

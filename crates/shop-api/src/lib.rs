@@ -15,6 +15,7 @@ pub mod http;
 pub mod instance;
 pub mod orders;
 pub mod products;
+pub mod stock;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod users;

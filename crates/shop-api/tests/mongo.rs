@@ -69,8 +69,14 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
         ["_id_", "email_unique", "usernameKey_unique"]
     );
     assert_eq!(names("rate_counters").await, ["_id_", "expiresAt_ttl"]);
-    assert_eq!(names("products").await, ["_id_", "category_1__id_-1"]);
-    assert_eq!(names("orders").await, ["_id_", "userId_1__id_-1"]);
+    assert_eq!(
+        names("products").await,
+        ["_id_", "category_1__id_-1", "holds.order_1"]
+    );
+    assert_eq!(
+        names("orders").await,
+        ["_id_", "status_1_createdAt_1", "userId_1__id_-1"]
+    );
     assert_eq!(
         names("idempotency_keys").await,
         ["_id_", "createdAt_ttl", "userId_key_unique"]

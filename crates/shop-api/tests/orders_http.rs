@@ -18,17 +18,25 @@ const LIMITS: CatalogLimits = CatalogLimits {
     attempt_timeout: Duration::from_millis(1500),
 };
 
+/// Orders placed (a pending one, whose stock could not be given back because
+/// the product function is down, is not an order, and no read shows it).
 async fn order_count(store: &MongoStore) -> u64 {
     let orders = store.database().collection::<Document>("orders");
-    orders.count_documents(doc! {}).await.unwrap()
+    orders
+        .count_documents(doc! {"status": {"$ne": "pending"}})
+        .await
+        .unwrap()
 }
 
-/// A product endpoint that counts calls and answers with `status` after `delay`.
+/// A product endpoint that counts reservation calls (POSTs) and answers every
+/// call with `status` after `delay`.
 async fn misbehaving_endpoint(status: u16, delay: Duration) -> (TestServer, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let handler: Handler = Arc::new(move |_request| {
-        counter.fetch_add(1, Ordering::SeqCst);
+    let handler: Handler = Arc::new(move |request: lambda_http::Request| {
+        if request.method() == "POST" {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             Response::builder()
@@ -218,4 +226,52 @@ async fn an_order_keeps_the_price_it_was_bought_at() {
     assert!(old.text.contains(r#""unitPrice":19.99"#), "{}", old.text);
     assert!(old.text.contains(r#""totalPrice":19.99"#));
     assert_eq!(old.body["products"][0]["name"], "Pen");
+}
+
+/// The contract's contention rule with every part real: 20 buyers' orders of one
+/// unit, at once, for a product with 5 in stock; the order handlers call the
+/// product endpoint over HTTP, and both use the MongoDB-wire server.
+#[tokio::test]
+async fn twenty_parallel_orders_over_http_for_five_in_stock_sell_exactly_five() {
+    let db = TestDb::new().await;
+    let products = serve_products(db.store.clone()).await;
+    // 21 registrations from the one test address: more than a day's default.
+    let mut limits = shop_domain::limits::Limits::default();
+    limits.registrations_per_address.max = 100;
+    let app = ShopApp::new(&db.store)
+        .with_limits(limits)
+        .with_products_at(&products.url(), LIMITS);
+    let admin = app.user_token("admin", true).await;
+    let body = serde_json::json!({"name": "Pen", "description": "", "price": 1, "category": "c", "stock": 5});
+    let pen = app.post("/products", Some(&admin), &body).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        buyers.push(app.user_token(&format!("buyer{i}"), false).await);
+    }
+    let line = [(pen.as_str(), 1)];
+    let answers = join_all(buyers.iter().map(|buyer| app.order(buyer, &line, None))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, refused), (5, 15), "{statuses:?}");
+    for answer in answers.iter().filter(|a| a.status == 409) {
+        assert_eq!(
+            answer.body["insufficient"][0]["available"], 0,
+            "{}",
+            answer.text
+        );
+    }
+    let stock = app.get(&format!("/products/{pen}"), None).await.body["stock"].clone();
+    assert_eq!(stock, 0);
+    assert_eq!(order_count(&db.store).await, 5);
+    // Every unit is accounted for: the stock plus what the orders hold.
+    let products = db.store.database().collection::<Document>("products");
+    let oid = mongodb::bson::oid::ObjectId::parse_str(&pen).unwrap();
+    let stored = products.find_one(doc! {"_id": oid}).await.unwrap().unwrap();
+    assert_eq!(stored.get_array("holds").unwrap().len(), 5);
+    println!("20 parallel orders for 5 in stock: {created} x 201, {refused} x 409, stock {stock}");
 }

@@ -3,6 +3,7 @@
 //! database, the network or Lambda, so every rule is tested in plain unit tests.
 
 mod id;
+pub mod lifecycle;
 pub mod limits;
 pub mod money;
 pub mod order;
@@ -15,8 +16,8 @@ pub mod validation;
 pub use id::{OrderId, ProductId, UserId};
 pub use money::Money;
 pub use product::{
-    Category, CategoryCount, Description, MAX_STOCK, Product, ProductName, ProductPatch, Stock,
-    Text, parse_stock,
+    Category, CategoryCount, Description, MAX_STOCK, Product, ProductName, ProductPatch, Shortage,
+    Stock, Text, parse_stock,
 };
 pub use user::{Email, Password, Role, User, UserView, Username};
 

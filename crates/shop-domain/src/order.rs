@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+pub use crate::lifecycle::{OrderStatus, StatusChange};
 use crate::money::{MAX_MONEY, Money};
 use crate::validation::{Errors, FieldError, Invalid, Object, array, integer, string};
 use crate::{OrderId, ProductId, UserId};
@@ -159,12 +160,42 @@ pub struct Order {
     pub status: OrderStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Oldest first, starting with `created`.
+    pub status_history: Vec<StatusChange>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderStatus {
-    Created,
+impl Order {
+    /// What a pending order holds until its stock is reserved and its lines
+    /// priced: the requested lines, unpriced.
+    pub fn pending(
+        id: OrderId,
+        user_id: UserId,
+        request: &OrderRequest,
+        at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            products: request
+                .lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id,
+                    name: String::new(),
+                    unit_price: Money::ZERO,
+                    quantity: l.quantity,
+                    line_total: Money::ZERO,
+                })
+                .collect(),
+            total_price: Money::ZERO,
+            status: OrderStatus::Pending,
+            created_at: at,
+            updated_at: at,
+            status_history: Vec::new(),
+        }
+    }
 }
 
 /// Why an order cannot be priced.

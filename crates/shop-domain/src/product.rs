@@ -72,6 +72,15 @@ impl Product {
     }
 }
 
+/// A line an order cannot have: not enough stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shortage {
+    pub product_id: ProductId,
+    pub requested: u32,
+    pub available: u32,
+}
+
 /// A category and how many listed (not archived) products it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CategoryCount {

@@ -9,8 +9,10 @@ pub mod deadline;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod mongo;
+mod mongo_keys;
 mod mongo_orders;
 mod mongo_products;
+mod mongo_stock;
 mod mongo_users;
 
 pub use error::{StoreError, StoreResult};
@@ -18,6 +20,6 @@ pub use error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
 pub use mongo::MongoStore;
 pub use traits::{
-    Claim, Counters, IDEMPOTENCY_KEY_TTL, KeyClaim, OrderStore, ProductFilter, ProductStore,
-    Updated, UserStore,
+    Claim, Counters, Hold, IDEMPOTENCY_KEY_TTL, KeyClaim, OrderFilter, OrderStore, ProductFilter,
+    ProductStore, StockHold, StockStore, Updated, UserStore,
 };

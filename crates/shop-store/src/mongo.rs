@@ -205,8 +205,21 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             RATE_COUNTERS,
             vec![ttl(doc! {"expiresAt": 1}, Duration::ZERO, "expiresAt_ttl")],
         ),
-        (PRODUCTS, vec![plain(doc! {"category": 1, "_id": -1})]),
-        (ORDERS, vec![plain(doc! {"userId": 1, "_id": -1})]),
+        (
+            PRODUCTS,
+            vec![
+                plain(doc! {"category": 1, "_id": -1}),
+                // The products holding stock for an order (release, reconcile).
+                plain(doc! {"holds.order": 1}),
+            ],
+        ),
+        (
+            ORDERS,
+            vec![
+                plain(doc! {"userId": 1, "_id": -1}),
+                plain(doc! {"status": 1, "createdAt": 1}),
+            ],
+        ),
         (
             IDEMPOTENCY_KEYS,
             vec![
@@ -226,6 +239,7 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
 pub(crate) async fn find_page<D, T>(
     collection: &Collection<D>,
     mut query: Document,
+    projection: Option<Document>,
     page: &PageParams,
 ) -> StoreResult<Vec<T>>
 where
@@ -243,9 +257,11 @@ where
         }
     }
     let find = async {
-        collection
-            .find(query)
-            .sort(doc! {"_id": -1})
+        let mut find = collection.find(query);
+        if let Some(projection) = projection {
+            find = find.projection(projection);
+        }
+        find.sort(doc! {"_id": -1})
             .limit(page.fetch() as i64)
             .await?
             .try_collect::<Vec<D>>()

@@ -1,17 +1,21 @@
 //! Orders and idempotency keys in MongoDB.
 
+use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
+use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::mongo::{
-    AsObjectId, IDEMPOTENCY_KEYS, ORDERS, attempt, find_page, is_duplicate_key, run, to_bson_time,
-    unavailable,
+    AsObjectId, ORDERS, attempt, find_page, is_duplicate_key, run, to_bson_time, unavailable,
 };
-use crate::{Claim, KeyClaim, MongoStore, OrderStore, StoreError, StoreResult};
+use crate::{
+    Claim, KeyClaim, MongoStore, OrderFilter, OrderStore, StoreError, StoreResult, Updated,
+};
 use shop_domain::money::Money;
-use shop_domain::order::{Order, OrderLine, OrderStatus};
+use shop_domain::order::{Order, OrderLine, OrderStatus, StatusChange};
 use shop_domain::paging::PageParams;
 use shop_domain::{OrderId, ProductId, UserId};
 
@@ -35,6 +39,30 @@ struct OrderDoc {
     total_price_cents: i64,
     status: OrderStatus,
     created_at: bson::DateTime,
+    /// Absent on orders stored before they could change: their creation time.
+    #[serde(default)]
+    updated_at: Option<bson::DateTime>,
+    /// Absent on orders stored before they could change: created, by the buyer.
+    #[serde(default)]
+    status_history: Option<Vec<ChangeDoc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeDoc {
+    status: OrderStatus,
+    at: bson::DateTime,
+    by: ObjectId,
+}
+
+impl From<&StatusChange> for ChangeDoc {
+    fn from(change: &StatusChange) -> Self {
+        Self {
+            status: change.status,
+            at: to_bson_time(change.at),
+            by: change.by.object_id(),
+        }
+    }
 }
 
 impl From<&Order> for OrderDoc {
@@ -56,6 +84,8 @@ impl From<&Order> for OrderDoc {
             total_price_cents: order.total_price.cents(),
             status: order.status,
             created_at: to_bson_time(order.created_at),
+            updated_at: Some(to_bson_time(order.updated_at)),
+            status_history: Some(order.status_history.iter().map(ChangeDoc::from).collect()),
         }
     }
 }
@@ -79,61 +109,83 @@ impl TryFrom<OrderDoc> for Order {
                 })
             })
             .collect::<StoreResult<_>>()?;
+        let user_id = UserId::from_bytes(doc.user_id.bytes());
+        let created_at = doc.created_at.to_time_0_3();
+        let status_history = match doc.status_history {
+            Some(changes) => changes
+                .into_iter()
+                .map(|c| StatusChange {
+                    status: c.status,
+                    at: c.at.to_time_0_3(),
+                    by: UserId::from_bytes(c.by.bytes()),
+                })
+                .collect(),
+            None => vec![StatusChange {
+                status: OrderStatus::Created,
+                at: created_at,
+                by: user_id,
+            }],
+        };
         Ok(Order {
             id: OrderId::from_bytes(id.bytes()),
-            user_id: UserId::from_bytes(doc.user_id.bytes()),
+            user_id,
             products,
             total_price: money(doc.total_price_cents)?,
             status: doc.status,
-            created_at: doc.created_at.to_time_0_3(),
+            created_at,
+            updated_at: doc
+                .updated_at
+                .map_or(created_at, bson::DateTime::to_time_0_3),
+            status_history,
         })
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyDoc {
-    user_id: ObjectId,
-    key: String,
-    fingerprint: String,
-    order_id: ObjectId,
-    created_at: bson::DateTime,
-    expires_at: bson::DateTime,
-}
-
-impl From<&KeyClaim> for KeyDoc {
-    fn from(claim: &KeyClaim) -> Self {
-        Self {
-            user_id: claim.user_id.object_id(),
-            key: claim.key.clone(),
-            fingerprint: claim.fingerprint.clone(),
-            order_id: claim.order_id.object_id(),
-            created_at: to_bson_time(claim.created_at),
-            expires_at: to_bson_time(claim.expires_at),
-        }
+impl MongoStore {
+    /// [`OrderStore::change_status`] for an order stored before the lifecycle
+    /// existed (no `statusHistory`): its history starts with its creation, by
+    /// its buyer. The write is conditional on both, as the usual one is.
+    async fn change_first_version_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        change: &StatusChange,
+    ) -> StoreResult<Option<OrderDoc>> {
+        let filter = doc! {"_id": id.object_id(), "statusHistory": {"$exists": false}};
+        let Some(old) = run(self.orders().find_one(filter.clone())).await? else {
+            return Ok(None);
+        };
+        let first = ChangeDoc {
+            status: OrderStatus::Created,
+            at: old.created_at,
+            by: old.user_id,
+        };
+        let history = bson::to_bson(&vec![first, ChangeDoc::from(change)])
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut filter = filter;
+        filter.insert("status", from.as_str());
+        let update = doc! {"$set": {
+            "status": change.status.as_str(),
+            "updatedAt": to_bson_time(change.at),
+            "statusHistory": history,
+        }};
+        run(self
+            .orders()
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After))
+        .await
     }
 }
 
-impl From<KeyDoc> for KeyClaim {
-    fn from(doc: KeyDoc) -> Self {
-        Self {
-            user_id: UserId::from_bytes(doc.user_id.bytes()),
-            key: doc.key,
-            fingerprint: doc.fingerprint,
-            order_id: OrderId::from_bytes(doc.order_id.bytes()),
-            created_at: doc.created_at.to_time_0_3(),
-            expires_at: doc.expires_at.to_time_0_3(),
-        }
-    }
+/// Matches the orders that were placed (not pending), whatever else `query` asks.
+fn placed(mut query: Document) -> Document {
+    query.insert("status", doc! {"$ne": OrderStatus::Pending.as_str()});
+    query
 }
 
 impl MongoStore {
     fn orders(&self) -> Collection<OrderDoc> {
         self.database().collection(ORDERS)
-    }
-
-    fn idempotency_keys(&self) -> Collection<KeyDoc> {
-        self.database().collection(IDEMPOTENCY_KEYS)
     }
 }
 
@@ -149,7 +201,7 @@ impl OrderStore for MongoStore {
     }
 
     async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
-        run(self.orders().find_one(doc! {"_id": id.object_id()}))
+        run(self.orders().find_one(placed(doc! {"_id": id.object_id()})))
             .await?
             .map(Order::try_from)
             .transpose()
@@ -157,46 +209,105 @@ impl OrderStore for MongoStore {
 
     async fn list_orders(
         &self,
-        user: Option<UserId>,
+        filter: &OrderFilter,
         page: &PageParams,
     ) -> StoreResult<Vec<Order>> {
         self.ensure_indexes().await?;
         let mut query = Document::new();
-        if let Some(user) = user {
+        if let Some(user) = filter.user {
             query.insert("userId", user.object_id());
         }
-        find_page(&self.orders(), query, page).await
+        let query = match filter.status {
+            Some(status) => {
+                query.insert("status", status.as_str());
+                query
+            }
+            None => placed(query),
+        };
+        find_page(&self.orders(), query, None, page).await
+    }
+
+    async fn finalize_order(&self, order: &Order) -> StoreResult<bool> {
+        let doc = OrderDoc::from(order);
+        let set = bson::to_document(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let pending = doc! {"_id": order.id.object_id(), "status": OrderStatus::Pending.as_str()};
+        let result = run(self.orders().update_one(pending, doc! {"$set": set})).await?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
+        let pending = doc! {"_id": id.object_id(), "status": OrderStatus::Pending.as_str()};
+        let result = run(self.orders().delete_one(pending)).await?;
+        Ok(result.deleted_count == 1)
+    }
+
+    async fn change_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        change: &StatusChange,
+    ) -> StoreResult<Updated<Order>> {
+        let history = bson::to_bson(&ChangeDoc::from(change))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let filter = doc! {
+            "_id": id.object_id(),
+            "status": from.as_str(),
+            "statusHistory": {"$exists": true},
+        };
+        let update = doc! {
+            "$set": {"status": change.status.as_str(), "updatedAt": to_bson_time(change.at)},
+            "$push": {"statusHistory": history},
+        };
+        let mut changed = run(self
+            .orders()
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After))
+        .await?;
+        if changed.is_none() {
+            changed = self.change_first_version_status(id, from, change).await?;
+        }
+        match changed {
+            Some(doc) => Ok(Updated::Done(Order::try_from(doc)?)),
+            None => Ok(match self.get_order(id).await? {
+                Some(_) => Updated::Stale,
+                None => Updated::Missing,
+            }),
+        }
+    }
+
+    async fn order_status(
+        &self,
+        id: OrderId,
+    ) -> StoreResult<Option<(OrderStatus, OffsetDateTime)>> {
+        Ok(run(self.orders().find_one(doc! {"_id": id.object_id()}))
+            .await?
+            .map(|doc| (doc.status, doc.created_at.to_time_0_3())))
+    }
+
+    async fn pending_orders_before(&self, before: OffsetDateTime) -> StoreResult<Vec<OrderId>> {
+        let filter = doc! {
+            "status": OrderStatus::Pending.as_str(),
+            "createdAt": {"$lt": to_bson_time(before)},
+        };
+        let ids = async {
+            self.orders()
+                .find(filter)
+                .await?
+                .try_collect::<Vec<OrderDoc>>()
+                .await
+        };
+        Ok(run(ids)
+            .await?
+            .into_iter()
+            .map(|doc| OrderId::from_bytes(doc.id.bytes()))
+            .collect())
     }
 
     async fn claim_key(&self, claim: &KeyClaim) -> StoreResult<Claim> {
-        self.ensure_indexes().await?;
-        let filter = doc! {"userId": claim.user_id.object_id(), "key": &claim.key};
-        // A claim can vanish between our failed insert and the read (released
-        // by a failed first request, or expired); then try again.
-        for _ in 0..3 {
-            match attempt(self.idempotency_keys().insert_one(KeyDoc::from(claim))).await? {
-                Ok(_) => return Ok(Claim::Won),
-                Err(e) if is_duplicate_key(&e) => {
-                    let existing = run(self.idempotency_keys().find_one(filter.clone())).await?;
-                    if let Some(doc) = existing {
-                        return Ok(Claim::Taken(doc.into()));
-                    }
-                }
-                Err(e) => return Err(unavailable(e)),
-            }
-        }
-        Err(StoreError::Unavailable(
-            "an idempotency key kept changing hands".into(),
-        ))
+        self.claim_idempotency_key(claim).await
     }
 
     async fn release_key(&self, claim: &KeyClaim) -> StoreResult<()> {
-        let filter = doc! {
-            "userId": claim.user_id.object_id(),
-            "key": &claim.key,
-            "orderId": claim.order_id.object_id(),
-        };
-        run(self.idempotency_keys().delete_one(filter)).await?;
-        Ok(())
+        self.release_idempotency_key(claim).await
     }
 }

@@ -13,44 +13,54 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::mongo::{AsObjectId, PRODUCTS, find_page, run, to_bson_time};
-use crate::{MongoStore, ProductFilter, ProductStore, StoreError, StoreResult, Updated};
+use crate::{MongoStore, ProductFilter, ProductStore, StockHold, StoreError, StoreResult, Updated};
 use shop_domain::money::Money;
 use shop_domain::paging::PageParams;
 use shop_domain::{
-    Category, CategoryCount, Description, MAX_STOCK, Product, ProductId, ProductName, ProductPatch,
+    Category, CategoryCount, Description, MAX_STOCK, OrderId, Product, ProductId, ProductName,
+    ProductPatch,
 };
 
 impl MongoStore {
-    fn products(&self) -> Collection<ProductDoc> {
+    pub(crate) fn products(&self) -> Collection<ProductDoc> {
         self.database().collection(PRODUCTS)
     }
 }
 
+/// What reads of the catalogue leave out: the stock holds, which only the
+/// reservation reads.
+pub(crate) fn without_holds() -> Document {
+    doc! {"holds": 0}
+}
+
 /// Matches the products that are listed, whatever else `query` asks.
-fn listed(mut query: Document) -> Document {
+pub(crate) fn listed(mut query: Document) -> Document {
     query.insert("archived", doc! {"$ne": true});
     query
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ProductDoc {
+pub(crate) struct ProductDoc {
     #[serde(rename = "_id")]
-    id: ObjectId,
+    pub(crate) id: ObjectId,
     name: String,
     description: String,
     /// Exact: the price in cents.
     price_cents: i64,
     category: String,
     #[serde(default)]
-    stock: Option<i64>,
+    pub(crate) stock: Option<i64>,
     #[serde(default)]
     version: Option<i64>,
     #[serde(default)]
-    archived: bool,
+    pub(crate) archived: bool,
     created_at: bson::DateTime,
     #[serde(default)]
     updated_at: Option<bson::DateTime>,
+    /// Stock held per order (see `mongo_stock`); left out of catalogue reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) holds: Vec<HoldDoc>,
 }
 
 impl From<&Product> for ProductDoc {
@@ -66,6 +76,7 @@ impl From<&Product> for ProductDoc {
             archived: false,
             created_at: to_bson_time(p.created_at),
             updated_at: Some(to_bson_time(p.updated_at)),
+            holds: Vec::new(),
         }
     }
 }
@@ -110,6 +121,30 @@ impl TryFrom<ProductDoc> for Product {
             updated_at: doc
                 .updated_at
                 .map_or(created_at, bson::DateTime::to_time_0_3),
+        })
+    }
+}
+
+/// One order's hold on a product.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HoldDoc {
+    pub(crate) order: ObjectId,
+    pub(crate) quantity: i64,
+    pub(crate) at: bson::DateTime,
+    #[serde(default)]
+    pub(crate) live: bool,
+}
+
+impl TryFrom<&HoldDoc> for StockHold {
+    type Error = StoreError;
+    fn try_from(doc: &HoldDoc) -> Result<Self, Self::Error> {
+        Ok(StockHold {
+            order: OrderId::from_bytes(doc.order.bytes()),
+            quantity: u32::try_from(doc.quantity)
+                .map_err(|_| StoreError::Corrupt(format!("a hold of {}", doc.quantity)))?,
+            at: doc.at.to_time_0_3(),
+            live: doc.live,
         })
     }
 }
@@ -164,7 +199,8 @@ impl ProductStore for MongoStore {
     async fn get_product(&self, id: ProductId) -> StoreResult<Option<Product>> {
         run(self
             .products()
-            .find_one(listed(doc! {"_id": id.object_id()})))
+            .find_one(listed(doc! {"_id": id.object_id()}))
+            .projection(without_holds()))
         .await?
         .map(Product::try_from)
         .transpose()
@@ -184,7 +220,7 @@ impl ProductStore for MongoStore {
         if let Some(category) = &filter.category {
             query.insert("category", category.as_str());
         }
-        find_page(&self.products(), listed(query), page).await
+        find_page(&self.products(), listed(query), Some(without_holds()), page).await
     }
 
     async fn update_product(
@@ -197,6 +233,7 @@ impl ProductStore for MongoStore {
         let updated = run(self
             .products()
             .find_one_and_update(at_version(id, expected), patch_update(patch, expected, now))
+            .projection(without_holds())
             .return_document(ReturnDocument::After))
         .await?;
         match updated {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use shop_domain::limits::Count;
-use shop_domain::order::Order;
+use shop_domain::order::{Order, OrderStatus, StatusChange};
 use shop_domain::paging::PageParams;
 use shop_domain::{
     Category, CategoryCount, OrderId, Product, ProductId, ProductPatch, Role, User, UserId,
@@ -158,21 +158,146 @@ pub enum Claim {
     Taken(KeyClaim),
 }
 
+/// Which orders a listing selects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrderFilter {
+    /// One buyer's orders, or everyone's.
+    pub user: Option<UserId>,
+    pub status: Option<OrderStatus>,
+}
+
+/// Orders. A pending order (recorded before its stock is reserved) is not an
+/// order yet: every read here but [`OrderStore::order_status`] passes over it.
 pub trait OrderStore: Send + Sync {
+    /// Inserts an order (a pending one, when placing it); `Duplicate("id")` when
+    /// one with its id exists.
     fn insert_order(&self, order: &Order) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn get_order(&self, id: OrderId) -> impl Future<Output = StoreResult<Option<Order>>> + Send;
 
-    /// Newest first, after the page's cursor; one buyer's orders or everyone's.
+    /// Newest first, after the page's cursor.
     fn list_orders(
         &self,
-        user: Option<UserId>,
+        filter: &OrderFilter,
         page: &PageParams,
     ) -> impl Future<Output = StoreResult<Vec<Order>>> + Send;
+
+    /// Replaces the pending order of the same id with `order`, if it is still
+    /// pending: one conditional write. `false` when it was abandoned meanwhile.
+    fn finalize_order(&self, order: &Order) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Abandons a pending order (deletes it), if it is still pending; `true` when
+    /// this call did it. After that it can never be finalized.
+    fn drop_pending(&self, id: OrderId) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Moves an order from status `from` as `change` says and appends `change`
+    /// to its history, if it is still in `from`: one conditional write.
+    fn change_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        change: &StatusChange,
+    ) -> impl Future<Output = StoreResult<Updated<Order>>> + Send;
+
+    /// The status and creation time of any order, pending ones included.
+    fn order_status(
+        &self,
+        id: OrderId,
+    ) -> impl Future<Output = StoreResult<Option<(OrderStatus, OffsetDateTime)>>> + Send;
+
+    /// The pending orders created before `before`.
+    fn pending_orders_before(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Vec<OrderId>>> + Send;
 
     /// Claims `(user, key)` atomically (a unique index decides between racers).
     fn claim_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<Claim>> + Send;
 
     /// Gives up a claim whose order was not created, so a retry can proceed.
     fn release_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// What holding stock for an order found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The stock was taken and the hold recorded, in one write.
+    Held,
+    /// This order holds stock of the product already: nothing was taken again.
+    AlreadyHeld,
+    /// The product does not track its stock: nothing to take.
+    Untracked,
+    /// Not enough: this much is available.
+    Short { available: u32 },
+    /// No such listed product.
+    Missing,
+}
+
+/// Stock an order holds of one product, recorded on the product itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockHold {
+    pub order: OrderId,
+    pub quantity: u32,
+    pub at: OffsetDateTime,
+    /// Found to belong to a placed order: a reconciling pass need not look again.
+    pub live: bool,
+}
+
+/// Stock, held per order on the product's own document, so that taking stock
+/// and recording who took it are one atomic write (no multi-document
+/// transactions: a standalone mongod has none).
+pub trait StockStore: Send + Sync {
+    /// The listed products among `ids`, each with the holds on it.
+    fn products_with_holds(
+        &self,
+        ids: &[ProductId],
+    ) -> impl Future<Output = StoreResult<Vec<(Product, Vec<StockHold>)>>> + Send;
+
+    /// Takes `quantity` of a listed product's tracked stock for `order`, if there
+    /// is that much and `order` holds none of it yet.
+    fn hold_stock(
+        &self,
+        product: ProductId,
+        order: OrderId,
+        quantity: u32,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Hold>> + Send;
+
+    /// Gives back exactly what `order` holds of the product (archived or not)
+    /// and forgets the hold; `false` when it held nothing. Stock that stopped
+    /// being tracked meanwhile gets nothing back.
+    fn release_hold(
+        &self,
+        product: ProductId,
+        order: OrderId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Forgets a hold without giving its stock back (its order shipped).
+    fn settle_hold(
+        &self,
+        product: ProductId,
+        order: OrderId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Marks a hold as belonging to a placed order (see [`StockHold::live`]).
+    fn mark_hold_live(
+        &self,
+        product: ProductId,
+        order: OrderId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The products (archived ones too) holding stock for `order`.
+    fn products_holding(
+        &self,
+        order: OrderId,
+    ) -> impl Future<Output = StoreResult<Vec<ProductId>>> + Send;
+
+    /// Every product (archived ones too) that holds stock for some order.
+    fn products_with_any_hold(&self) -> impl Future<Output = StoreResult<Vec<ProductId>>> + Send;
+
+    /// The holds on one product, archived or not.
+    fn holds_on(
+        &self,
+        product: ProductId,
+    ) -> impl Future<Output = StoreResult<Vec<StockHold>>> + Send;
 }

@@ -206,4 +206,94 @@ describe('orders', function () {
       );
     });
   });
+
+  describe('stock and the order lifecycle', function () {
+    const stockOf = async (id) => expectStatus(await call('GET', `/products/${id}`), 200).stock;
+    let inkId;
+
+    it('reserves stock with the order, and refuses what is not there with 409 insufficient', async function () {
+      const created = await call('POST', '/products', {
+        token: tokenOf('root'),
+        json: { name: `ink ${RUN}`, description: '', price: 4, category: `ink-${RUN}`, stock: 5 },
+      });
+      inkId = expectStatus(created, 201).id;
+      const { placed } = await order('alice', [{ productId: inkId, quantity: 3 }]);
+      state.orders.ink = placed;
+      assert.equal(await stockOf(inkId), 2);
+      const short = await call('POST', '/orders', {
+        token: tokenOf('bob'),
+        json: { products: [{ productId: productId('tea'), quantity: 1 }, { productId: inkId, quantity: 3 }] },
+      });
+      const problem = expectProblem(short, 409);
+      assert.deepEqual(problem.insufficient, [{ productId: inkId, requested: 3, available: 2 }]);
+      assert.equal(await stockOf(inkId), 2, 'nothing taken');
+    });
+
+    it('never sells more than there is to parallel orders', async function () {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          call('POST', '/orders', { token: tokenOf('bob'), json: { products: [{ productId: inkId, quantity: 1 }] } }),
+        ),
+      );
+      const statuses = answers.map((a) => a.status).sort();
+      assert.deepEqual(statuses, [201, 201, 409, 409, 409, 409], `statuses: ${statuses}`);
+      assert.equal(await stockOf(inkId), 0);
+      for (const answer of answers.filter((a) => a.status === 201)) {
+        const placed = answer.body;
+        const cancel = await call('POST', `/orders/${placed.id}/cancel`, { token: tokenOf('bob') });
+        assert.equal(expectStatus(cancel, 200).status, 'cancelled');
+      }
+      assert.equal(await stockOf(inkId), 2, 'the cancelled orders gave their stock back');
+    });
+
+    it('cancels an order for its buyer: 200, the stock back, history with who did it; twice is 409', async function () {
+      const ink = need(state.orders.ink, 'the ink order');
+      expectProblem(await call('POST', `/orders/${ink.id}/cancel`, { token: tokenOf('bob') }), 404);
+      const answer = await call('POST', `/orders/${ink.id}/cancel`, { token: tokenOf('alice') });
+      const cancelled = expectStatus(answer, 200);
+      assert.equal(cancelled.status, 'cancelled');
+      assert.deepEqual(cancelled.statusHistory.map((c) => [c.status, c.by]), [
+        ['created', state.users.alice.id],
+        ['cancelled', state.users.alice.id],
+      ]);
+      assert.equal(await stockOf(inkId), 5);
+      expectProblem(await call('POST', `/orders/${ink.id}/cancel`, { token: tokenOf('alice') }), 409);
+      assert.equal(await stockOf(inkId), 5, 'cancelling twice returns nothing twice');
+    });
+
+    it('lets only the admin move an order created → paid → shipped → delivered', async function () {
+      const { placed } = await order('alice', [{ productId: inkId, quantity: 1 }]);
+      const path = `/orders/${placed.id}`;
+      expectProblem(await call('PATCH', path, { token: tokenOf('alice'), json: { status: 'paid' } }), 403);
+      expectProblem(await call('PATCH', path, { token: tokenOf('root'), json: { status: 'lost' } }), 400, ['status']);
+      const skip = expectProblem(await call('PATCH', path, { token: tokenOf('root'), json: { status: 'shipped' } }), 409);
+      assert.match(skip.detail, /created.*shipped/);
+      for (const status of ['paid', 'shipped', 'delivered']) {
+        const moved = expectStatus(await call('PATCH', path, { token: tokenOf('root'), json: { status } }), 200);
+        assert.equal(moved.status, status);
+      }
+      const done = expectStatus(await call('GET', path, { token: tokenOf('alice') }), 200);
+      assert.deepEqual(done.statusHistory.map((c) => [c.status, c.by]), [
+        ['created', state.users.alice.id],
+        ['paid', state.users.root.id],
+        ['shipped', state.users.root.id],
+        ['delivered', state.users.root.id],
+      ]);
+      expectProblem(await call('POST', `${path}/cancel`, { token: tokenOf('root') }), 409);
+      assert.equal(await stockOf(inkId), 4, 'a delivered order keeps its stock');
+      const delivered = expectStatus(await call('GET', '/orders?status=delivered', { token: tokenOf('alice') }), 200);
+      assert.deepEqual(delivered.items.map((o) => o.id), [placed.id]);
+      expectProblem(await call('GET', '/orders?status=pending', { token: tokenOf('alice') }), 400, ['status']);
+    });
+
+    it("refuses a client's token on the internal stock routes, an admin's included, with 403", async function () {
+      const body = { orderId: unknownId(), products: [{ productId: inkId, quantity: 1 }] };
+      for (const name of ['alice', 'root']) {
+        expectProblem(await call('POST', '/stock/reservations', { token: tokenOf(name), json: body }), 403);
+        expectProblem(await call('DELETE', `/stock/reservations/${unknownId()}`, { token: tokenOf(name) }), 403);
+      }
+      expectProblem(await call('POST', '/stock/reservations', { json: body }), 401);
+      assert.equal(await stockOf(inkId), 4);
+    });
+  });
 });

@@ -42,7 +42,12 @@ impl Stack {
         let dir = std::env::temp_dir();
         let secrets = dir.join(unique("stack-secrets"));
         let secret = uuid::Uuid::new_v4().simple().to_string().repeat(2);
-        std::fs::write(&secrets, format!("shop/jwt-secret={secret}\n")).expect("secrets file");
+        let service = uuid::Uuid::new_v4().simple().to_string().repeat(2);
+        std::fs::write(
+            &secrets,
+            format!("shop/jwt-secret={secret}\nshop/service-token-secret={service}\n"),
+        )
+        .expect("secrets file");
         let env = dir.join(unique("stack-env"));
         std::fs::write(&env, options.env.join("\n")).expect("env file");
         let mut child = Command::new(binary("runner"))

@@ -1,78 +1,48 @@
-//! `POST /orders`: a buyer orders products. The lines are priced by the product
-//! function over HTTP, never from the request; an `Idempotency-Key` makes a retry
-//! safe (see [`super::idempotency`]).
+//! `POST /orders`: a buyer orders products. The product function reserves the
+//! stock of every line and prices it, over HTTP, in one call; the client's
+//! prices are never read. An `Idempotency-Key` makes a retry safe (see
+//! [`super::idempotency`]).
+//!
+//! Stock is never lost to a crash: the order is recorded as pending before its
+//! stock is reserved, and becomes `created` in one conditional write after. An
+//! order that cannot be stored gives its stock back at once; one whose function
+//! died in between is abandoned, and its stock released, by the next
+//! reservation of those products once it is stale (or by `shop-admin
+//! reconcile`), and can then never be stored.
 
 use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, Response};
 use shop_domain::limits::Limits;
-use shop_domain::order::{Order, OrderRequest, OrderStatus, price_lines};
+use shop_domain::order::{Order, OrderRequest, OrderStatus, StatusChange, price_lines};
 use shop_domain::{OrderId, now};
-use shop_store::{Counters, KeyClaim, MongoStore, OrderStore, UserStore, deadline};
+use shop_store::{Counters, KeyClaim, OrderStore, StoreError, UserStore, deadline};
 
 use super::idempotency::{Claimed, claim_or_replay, idempotency_key, settle_failure};
-use crate::auth::{Principal, Tokens, caller};
-use crate::catalog::{CatalogLimits, HttpCatalog, ProductCatalog, products_base_url};
-use crate::config::{self, ConfigError};
+use crate::auth::{Principal, caller};
+use crate::catalog::{CatalogError, ProductCatalog, products_base_url};
 use crate::error::ApiError;
 use crate::http::{created, json_body, serve, time_left};
 
-/// The longest the product lookup may take, all attempts together; less when
+/// The longest the reservation may take, all attempts together; less when
 /// the request has less time left. A product function that is down or stalled
 /// makes the order a 503 within this.
 const LOOKUP_BUDGET: Duration = Duration::from_secs(2);
+/// How long giving stock back may take, after a failure.
+const RELEASE_BUDGET: Duration = Duration::from_millis(1500);
 /// Time kept back from the request's database deadline for storing the order.
 const STORE_RESERVE: Duration = Duration::from_millis(300);
 /// Without an invocation deadline (a handler called directly), a claim is
 /// held this long.
 const DEFAULT_CLAIM_LIFETIME: Duration = Duration::from_secs(10);
 
-/// What the create handler needs, built once per instance.
-pub struct Deps<'a, S, C> {
-    pub store: &'a S,
-    pub catalog: &'a C,
-    pub tokens: &'a Tokens,
-    pub limits: &'a Limits,
-    /// `PRODUCTS_API_URL`; when `None` the URL comes from the request.
-    pub products_url: Option<&'a str>,
-}
-
+pub use super::Deps;
 /// What an instance builds once and keeps for every invocation.
-pub struct Instance {
-    store: MongoStore,
-    catalog: HttpCatalog,
-    tokens: Tokens,
-    limits: Limits,
-    products_url: Option<String>,
-}
-
-impl Instance {
-    pub async fn init() -> Result<Self, ConfigError> {
-        Ok(Self {
-            tokens: config::tokens_from_env()?,
-            store: config::mongo_store_from_env().await?,
-            catalog: HttpCatalog::new(CatalogLimits::default()).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "the product client",
-                    why: e.to_string(),
-                }
-            })?,
-            products_url: config::products_api_url_from_env(),
-            limits: config::limits_from_env()?,
-        })
-    }
-}
+pub use super::Ordering as Instance;
 
 /// Answers one invocation with what the instance keeps.
 pub async fn respond(instance: &Instance, request: Request) -> Response<Body> {
-    let deps = Deps {
-        store: &instance.store,
-        catalog: &instance.catalog,
-        tokens: &instance.tokens,
-        limits: &instance.limits,
-        products_url: instance.products_url.as_deref(),
-    };
-    handle(&deps, request).await
+    handle(&instance.deps(), request).await
 }
 
 /// When the product lookup must be done: inside the request's deadline (see
@@ -160,25 +130,89 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
         tracing::error!("no PRODUCTS_API_URL and no host in the request: cannot reach products");
         ApiError::Unavailable
     })?;
-    let catalog = deps
+    let id = claim.map_or_else(OrderId::new, |c| c.order_id);
+    let pending = Order::pending(id, principal.user_id, order_request, now());
+    match deps.store.insert_order(&pending).await {
+        Ok(()) => {}
+        // A request of the same key that died left it: carry on with it.
+        Err(StoreError::Duplicate(_)) => {
+            if let Some(order) = deps.store.get_order(id).await? {
+                return Ok(order);
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let catalog = match deps
         .catalog
-        .lookup(&base, &order_request.product_ids(), lookup_deadline())
+        .reserve(&base, id, order_request, lookup_deadline())
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "product lookup failed");
-            ApiError::Unavailable
-        })?;
-    let (products, total_price) = price_lines(order_request, &catalog)?;
+    {
+        Ok(catalog) => catalog,
+        Err(refused) => return Err(abandon(deps, &base, id, refused).await),
+    };
+    let priced = price_lines(order_request, &catalog);
+    let (products, total_price) = match priced {
+        Ok(priced) => priced,
+        Err(refused) => return Err(give_back(deps, &base, id, refused.into()).await),
+    };
+    let at = now();
     let order = Order {
-        id: claim.map_or_else(OrderId::new, |c| c.order_id),
-        user_id: principal.user_id,
         products,
         total_price,
         status: OrderStatus::Created,
-        created_at: now(),
+        updated_at: at,
+        status_history: vec![StatusChange {
+            status: OrderStatus::Created,
+            at,
+            by: principal.user_id,
+        }],
+        ..pending
     };
-    deps.store.insert_order(&order).await?;
-    Ok(order)
+    match deps.store.finalize_order(&order).await {
+        Ok(true) => Ok(order),
+        // Abandoned meanwhile (it was stale): its stock is back already.
+        Ok(false) => Err(ApiError::Unavailable),
+        Err(e) => Err(give_back(deps, &base, id, e.into()).await),
+    }
+}
+
+/// After a refused reservation: nothing is held (the product function undid
+/// its part), so the pending order is dropped; when the reservation's fate is
+/// unknown (unavailable), its stock is given back as after any failure.
+async fn abandon<S: OrderStore, C: ProductCatalog>(
+    deps: &Deps<'_, S, C>,
+    base: &str,
+    id: OrderId,
+    refused: CatalogError,
+) -> ApiError {
+    let error = match refused {
+        CatalogError::Missing(ids) => ApiError::MissingProducts(ids),
+        CatalogError::Insufficient(lines) => ApiError::InsufficientStock(lines),
+        CatalogError::Unavailable(why) => {
+            tracing::error!(%why, "the stock reservation failed");
+            return give_back(deps, base, id, ApiError::Unavailable).await;
+        }
+    };
+    if let Err(e) = deps.store.drop_pending(id).await {
+        tracing::error!(error = %e, order_id = %id, "dropping a pending order failed");
+    }
+    error
+}
+
+/// The order will not be stored: its stock goes back now (the product
+/// function abandons the pending order first, so it can never be stored
+/// later). If that call fails too, the stale reservation is released later.
+async fn give_back<S: OrderStore, C: ProductCatalog>(
+    deps: &Deps<'_, S, C>,
+    base: &str,
+    id: OrderId,
+    error: ApiError,
+) -> ApiError {
+    let deadline = Instant::now() + RELEASE_BUDGET;
+    if let Err(e) = deps.catalog.release(base, id, deadline).await {
+        tracing::error!(error = %e, order_id = %id, "releasing the stock of an order not stored failed; it is released once stale");
+    }
+    error
 }
 
 #[cfg(test)]

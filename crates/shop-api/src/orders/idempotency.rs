@@ -2,23 +2,17 @@
 //! the request that claimed it first, taking over a claim whose request is gone,
 //! and settling a claim after a failure.
 
-use std::time::{Duration, Instant};
-
 use lambda_http::{Body, Request, Response};
 use shop_domain::now;
 use shop_domain::order::Order;
 use shop_domain::validation::Errors;
-use shop_store::{Claim, KeyClaim, OrderStore, deadline};
+use shop_store::{Claim, KeyClaim, OrderStore};
 
 use crate::error::ApiError;
 use crate::http::{created, finish_request};
 
-/// How long a retry waits for the first request with its key to finish, at
-/// most; never past the request's database deadline less [`REPLAY_MARGIN`], so
-/// that it still answers 409 rather than running out of time.
-const REPLAY_WAIT: Duration = Duration::from_secs(5);
-const REPLAY_MARGIN: Duration = Duration::from_millis(300);
-const REPLAY_POLL: Duration = Duration::from_millis(100);
+/// Rounds of claiming a key that changes hands meanwhile (taken over, released).
+const CLAIM_ROUNDS: usize = 3;
 /// `Idempotency-Key`: 1–255 visible ASCII characters.
 pub(super) fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
     let Some(value) = request.headers().get("idempotency-key") else {
@@ -54,9 +48,11 @@ pub(super) fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
 }
 
 /// Claims the request's key, or answers for the request that claimed it
-/// first: the same body replays that order once it exists; another body is a
-/// conflict; a claim whose request is gone (past its deadline, no order) is
-/// taken over; one released meanwhile is claimed afresh on the next round.
+/// first: the same body replays that order once it exists, and is told to come
+/// back (409, `Retry-After: 1`) while that request is still running; another
+/// body is a conflict; a claim whose request is gone (past its deadline, no
+/// order) is taken over; one released meanwhile is claimed afresh on the next
+/// round. Nothing waits: a waiting instance is capacity a client holds.
 ///
 /// A claim taken over keeps its order id: should the gone request's insert still
 /// land (a database that was frozen runs what it had queued), it and this
@@ -65,12 +61,8 @@ pub(super) async fn claim_or_replay(
     store: &impl OrderStore,
     claim: &mut KeyClaim,
 ) -> Result<Claimed, ApiError> {
-    let wait = deadline::remaining().map_or(REPLAY_WAIT, |left| {
-        left.saturating_sub(REPLAY_MARGIN).min(REPLAY_WAIT)
-    });
-    let give_up = Instant::now() + wait;
     let mut inherited = false;
-    loop {
+    for _ in 0..CLAIM_ROUNDS {
         let existing = match store.claim_key(claim).await? {
             Claim::Won if inherited => return Ok(Claimed::Inherited),
             Claim::Won => return Ok(Claimed::Fresh),
@@ -90,14 +82,9 @@ pub(super) async fn claim_or_replay(
             inherited = true;
             continue;
         }
-        if Instant::now() + REPLAY_POLL > give_up {
-            return Err(ApiError::Conflict(
-                "a request with this Idempotency-Key is still being processed; retry shortly"
-                    .into(),
-            ));
-        }
-        tokio::time::sleep(REPLAY_POLL).await;
+        return Err(ApiError::IdempotencyInProgress);
     }
+    Err(ApiError::IdempotencyInProgress)
 }
 
 /// After a failed attempt to place the order: if the order was stored after
@@ -142,10 +129,10 @@ mod tests {
         a_retry_with_the_same_key_and_body_replays_the_first_order,
         a_key_reused_with_another_body_is_409_and_keys_are_per_buyer,
         a_key_whose_first_request_failed_can_be_retried,
-        a_retry_during_the_first_request_waits_and_replays_it,
+        a_retry_during_the_first_request_is_told_to_come_back_then_replays,
         a_key_held_by_a_request_past_its_deadline_is_taken_over,
         a_key_taken_over_is_not_given_back_when_the_retry_fails,
-        a_retry_gives_up_waiting_in_time_to_answer_409,
+        a_key_held_by_a_live_request_is_409_at_once,
     );
 
     /// A claim held by a request that died before storing its order.
@@ -243,7 +230,9 @@ mod tests {
         assert!(retried.header("idempotent-replayed").is_none());
     }
 
-    async fn a_retry_during_the_first_request_waits_and_replays_it<S: Store>(app: &ShopApp<'_, S>) {
+    async fn a_retry_during_the_first_request_is_told_to_come_back_then_replays<S: Store>(
+        app: &ShopApp<'_, S>,
+    ) {
         let admin = app.user_token("admin", true).await;
         let buyer = app.user_token("buyer", false).await;
         let pen = app.product_id(&admin, "Pen", "2.00").await;
@@ -256,9 +245,16 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             app.order(&buyer, &lines, Some("double-click")).await
         };
-        let (first, retry) = tokio::join!(first, retry);
+        let (first, early) = tokio::join!(first, retry);
         assert_eq!(first.status, 201, "{}", first.text);
         assert!(first.header("idempotent-replayed").is_none());
+        assert_eq!(early.status, 409, "{}", early.text);
+        assert_eq!(
+            early.body["type"],
+            "https://shop.invalid/problems/idempotency-in-progress"
+        );
+        assert_eq!(early.header("retry-after"), Some("1"));
+        let retry = app.order(&buyer, &lines, Some("double-click")).await;
         assert_eq!(retry.status, 201, "{}", retry.text);
         assert_eq!(retry.header("idempotent-replayed"), Some("true"));
         assert_eq!(retry.body, first.body);
@@ -326,17 +322,22 @@ mod tests {
         }
     }
 
-    async fn a_retry_gives_up_waiting_in_time_to_answer_409<S: Store>(app: &ShopApp<'_, S>) {
+    async fn a_key_held_by_a_live_request_is_409_at_once<S: Store>(app: &ShopApp<'_, S>) {
         let admin = app.user_token("admin", true).await;
         let buyer = app.user_token("buyer", false).await;
         let pen = app.product_id(&admin, "Pen", "2.00").await;
-        // A request holds the key, alive, and stores nothing while the retry waits:
-        // the retry must stop waiting while it still has the time to say so.
+        // A request holds the key, alive, and has stored nothing yet.
         let mut busy = dead_claim(app, &buyer, &pen, "busy");
         busy.expires_at = now() + time::Duration::minutes(1);
         assert_eq!(app.store.claim_key(&busy).await.unwrap(), Claim::Won);
         let retry = app.order(&buyer, &[(&pen, 1)], Some("busy")).await;
         assert_eq!(retry.status, 409, "{}", retry.text);
+        assert_eq!(retry.header("retry-after"), Some("1"));
+        assert!(
+            retry.text.contains("idempotency-in-progress"),
+            "{}",
+            retry.text
+        );
         assert_eq!(app.catalog.calls(), 0);
     }
 }

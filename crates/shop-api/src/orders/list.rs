@@ -1,11 +1,12 @@
 //! `GET /orders`: a page of orders, newest first: the buyer's own, or for an
-//! admin everyone's (or one buyer's, `?userId=`).
+//! admin everyone's (or one buyer's, `?userId=`); `?status=` filters by status.
 
 use lambda_http::{Body, Request, Response};
 use shop_domain::UserId;
+use shop_domain::order::OrderStatus;
 use shop_domain::paging::Page;
 use shop_domain::validation::Errors;
-use shop_store::{OrderStore, UserStore};
+use shop_store::{OrderFilter, OrderStore, UserStore};
 
 use crate::auth::{Tokens, caller};
 use crate::error::ApiError;
@@ -30,11 +31,16 @@ pub async fn handle(
         let principal = caller(tokens, store, &request).await?;
         let query = Query::of(&request);
         let mut errors = Errors::default();
-        query.deny_unknown(&["limit", "cursor", "userId"], &mut errors);
+        query.deny_unknown(&["limit", "cursor", "userId", "status"], &mut errors);
         let page = query.page(&mut errors);
         let user_filter = query.single("userId", &mut errors).and_then(|id| {
             UserId::parse(id)
                 .map_err(|why| errors.push("userId", why))
+                .ok()
+        });
+        let status = query.single("status", &mut errors).and_then(|text| {
+            OrderStatus::parse(text)
+                .map_err(|why| errors.push("status", why))
                 .ok()
         });
         finish_request(errors)?;
@@ -45,7 +51,9 @@ pub async fn handle(
         } else {
             Some(principal.user_id)
         };
-        let orders = store.list_orders(user, &page).await?;
+        let orders = store
+            .list_orders(&OrderFilter { user, status }, &page)
+            .await?;
         json(200, &Page::from_fetched(orders, &page, |o| o.id.bytes()))
     })
     .await

@@ -253,7 +253,11 @@ mod tests {
         assert_eq!(patched.body["name"], "Pen", "fields not named are kept");
         assert_eq!(patched.body["category"], "office");
         assert_eq!(patched.body["createdAt"], created.body["createdAt"]);
-        assert!(patched.body["updatedAt"].as_str() >= created.body["updatedAt"].as_str());
+        let time = |value: &serde_json::Value| {
+            let rfc3339 = time::format_description::well_known::Rfc3339;
+            time::OffsetDateTime::parse(value.as_str().unwrap(), &rfc3339).unwrap()
+        };
+        assert!(time(&patched.body["updatedAt"]) >= time(&created.body["updatedAt"]));
         let fetched = app.get(&path, None).await;
         assert_eq!(fetched.body, patched.body);
         assert_eq!(fetched.header("etag"), Some("\"2\""));

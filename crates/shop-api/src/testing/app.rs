@@ -10,9 +10,10 @@ use super::catalog::{FakeCatalog, StoreCatalog};
 use super::events::{Stores, TestResponse, bearer, gateway_event, json_headers};
 
 use crate::auth::Tokens;
-use crate::catalog::{CatalogLimits, HttpCatalog};
-use crate::orders::create::Deps as CreateDeps;
-use crate::{orders, products, users};
+use crate::catalog::{CatalogLimits, HttpCatalog, ProductCatalog};
+use crate::orders::Deps;
+use crate::stock::token::ServiceTokens;
+use crate::{orders, products, stock, users};
 use shop_domain::Role;
 use shop_domain::limits::Limits;
 
@@ -26,6 +27,16 @@ pub struct ShopApp<'a, S> {
     pub catalog: FakeCatalog,
     /// A real product function over HTTP, when the test started one.
     http_catalog: Option<(HttpCatalog, String)>,
+    /// The key of the service tokens between the order and stock functions.
+    pub service: ServiceTokens,
+}
+
+/// The order handlers that call the product function.
+#[derive(Debug, Clone, Copy)]
+enum OrderRoute {
+    Create,
+    Cancel,
+    Update,
 }
 
 /// `limits` with every window a day long. Windows are aligned to the clock, so a
@@ -52,6 +63,9 @@ pub const PASSWORD: &str = "correct horse battery";
 /// A secret for tests only.
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes";
 
+/// The service-token key for tests only.
+pub const TEST_SERVICE_SECRET: &str = "test-service-secret-of-at-least-32-bytes";
+
 impl<'a, S: Stores> ShopApp<'a, S> {
     pub fn new(store: &'a S) -> Self {
         let tokens = Tokens::new(&TEST_SECRET.into(), Duration::from_secs(3600))
@@ -62,6 +76,8 @@ impl<'a, S: Stores> ShopApp<'a, S> {
             limits: day_long_windows(Limits::default()),
             catalog: FakeCatalog::default(),
             http_catalog: None,
+            service: ServiceTokens::new(&TEST_SERVICE_SECRET.into())
+                .expect("the test service secret is long enough"),
         }
     }
 
@@ -73,36 +89,51 @@ impl<'a, S: Stores> ShopApp<'a, S> {
 
     /// Orders are priced by calling the product function at `base_url` over HTTP.
     pub fn with_products_at(mut self, base_url: &str, limits: CatalogLimits) -> Self {
-        let client = HttpCatalog::new(limits).expect("an HTTP client");
+        let client =
+            HttpCatalog::new(limits, self.service.clone(), "tests").expect("an HTTP client");
         self.http_catalog = Some((client, base_url.to_string()));
         self
     }
 
-    async fn create_order(&self, request: lambda_http::Request) -> Response<Body> {
+    /// One of the order handlers that call the product function: over HTTP
+    /// when the test started one, else the in-process stand-in.
+    async fn ordering(&self, route: OrderRoute, request: lambda_http::Request) -> Response<Body> {
+        async fn dispatch<S: Stores, C: ProductCatalog>(
+            deps: &Deps<'_, S, C>,
+            route: OrderRoute,
+            request: lambda_http::Request,
+        ) -> Response<Body> {
+            match route {
+                OrderRoute::Create => orders::create::handle(deps, request).await,
+                OrderRoute::Cancel => orders::cancel::handle(deps, request).await,
+                OrderRoute::Update => orders::update::handle(deps, request).await,
+            }
+        }
         match &self.http_catalog {
             Some((catalog, url)) => {
-                let deps = CreateDeps {
+                let deps = Deps {
                     store: self.store,
                     catalog,
                     tokens: &self.tokens,
                     limits: &self.limits,
                     products_url: Some(url),
                 };
-                orders::create::handle(&deps, request).await
+                dispatch(&deps, route, request).await
             }
             None => {
                 let catalog = StoreCatalog {
                     store: self.store,
                     fake: &self.catalog,
                 };
-                let deps = CreateDeps {
+                let deps = Deps {
                     store: self.store,
                     catalog: &catalog,
                     tokens: &self.tokens,
                     limits: &self.limits,
-                    products_url: None,
+                    // The stand-in ignores it; a real request would name the API.
+                    products_url: Some("http://127.0.0.1:9"),
                 };
-                orders::create::handle(&deps, request).await
+                dispatch(&deps, route, request).await
             }
         }
     }
@@ -159,7 +190,19 @@ impl<'a, S: Stores> ShopApp<'a, S> {
                 products::delete::handle(self.store, &self.tokens, request).await
             }
             ("GET", "/categories") => products::categories::handle(self.store, request).await,
-            ("POST", "/orders") => self.create_order(request).await,
+            ("POST", "/orders") => self.ordering(OrderRoute::Create, request).await,
+            ("POST", p) if p.starts_with("/orders/") && p.ends_with("/cancel") => {
+                self.ordering(OrderRoute::Cancel, request).await
+            }
+            ("PATCH", p) if p.starts_with("/orders/") => {
+                self.ordering(OrderRoute::Update, request).await
+            }
+            ("POST", "/stock/reservations") => {
+                stock::reserve::handle(self.store, &self.service, self.catalog.ttl(), request).await
+            }
+            ("DELETE", p) if p.starts_with("/stock/reservations/") => {
+                stock::release::handle(self.store, &self.service, request).await
+            }
             ("GET", "/orders") => orders::list::handle(self.store, &self.tokens, request).await,
             ("GET", p) if p.starts_with("/orders/") => {
                 orders::get::handle(self.store, &self.tokens, request).await
@@ -174,33 +217,6 @@ impl<'a, S: Stores> ShopApp<'a, S> {
         let auth = bearer(token);
         self.call("POST", path, &json_headers(&auth), Some(&body.to_string()))
             .await
-    }
-
-    /// PATCHes a JSON value with an optional token and `If-Match`.
-    pub async fn patch(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        if_match: Option<&str>,
-        body: &Value,
-    ) -> TestResponse {
-        let mut headers = bearer(token);
-        if let Some(tag) = if_match {
-            headers.push(("if-match", tag.to_string()));
-        }
-        self.call(
-            "PATCH",
-            path,
-            &json_headers(&headers),
-            Some(&body.to_string()),
-        )
-        .await
-    }
-
-    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
-        let auth = bearer(token);
-        let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.call("DELETE", path, &headers, None).await
     }
 
     pub async fn get(&self, target: &str, token: Option<&str>) -> TestResponse {
@@ -287,34 +303,5 @@ impl<'a, S: Stores> ShopApp<'a, S> {
         let auth = bearer(Some(token));
         self.call("POST", "/products", &json_headers(&auth), Some(&body))
             .await
-    }
-}
-
-impl<S: Stores> ShopApp<'_, S> {
-    /// `POST /orders` with `(productId, quantity)` lines and an optional key.
-    pub async fn order(
-        &self,
-        token: &str,
-        lines: &[(&str, u32)],
-        key: Option<&str>,
-    ) -> TestResponse {
-        let products: Vec<Value> = lines
-            .iter()
-            .map(|(id, quantity)| json!({"productId": id, "quantity": quantity}))
-            .collect();
-        let body = json!({ "products": products }).to_string();
-        let mut auth = bearer(Some(token));
-        if let Some(key) = key {
-            auth.push(("idempotency-key", key.to_string()));
-        }
-        self.call("POST", "/orders", &json_headers(&auth), Some(&body))
-            .await
-    }
-
-    /// Creates a product as `admin` and returns its id.
-    pub async fn product_id(&self, admin: &str, name: &str, price: &str) -> String {
-        let created = self.create_product(admin, name, price, "misc").await;
-        assert_eq!(created.status, 201, "{}", created.text);
-        created.body["id"].as_str().expect("an id").to_string()
     }
 }

@@ -2,11 +2,11 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shop_store::{Counters, OrderStore, ProductStore, UserStore};
+use shop_store::{Counters, OrderStore, ProductStore, StockStore, UserStore};
 
 /// Every storage trait at once: what a whole shop needs.
-pub trait Stores: UserStore + Counters + ProductStore + OrderStore {}
-impl<T: UserStore + Counters + ProductStore + OrderStore> Stores for T {}
+pub trait Stores: UserStore + Counters + ProductStore + OrderStore + StockStore {}
+impl<T: UserStore + Counters + ProductStore + OrderStore + StockStore> Stores for T {}
 
 const EVENT_FIXTURE: &str = include_str!("../../tests/fixtures/apigw-v2-request.json");
 
@@ -26,10 +26,14 @@ pub fn gateway_event(
     event["requestContext"]["http"]["method"] = json!(method);
     event["requestContext"]["http"]["path"] = json!(path);
     event["requestContext"]["requestId"] = json!(uuid::Uuid::new_v4().to_string());
-    if let Some(id) = path
+    // The path parameters API Gateway's routes would fill in.
+    if let Some(id) = path.strip_prefix("/stock/reservations/") {
+        event["pathParameters"] = json!({ "orderId": id });
+    } else if let Some(rest) = path
         .strip_prefix("/products/")
         .or_else(|| path.strip_prefix("/orders/"))
     {
+        let id = rest.strip_suffix("/cancel").unwrap_or(rest);
         event["pathParameters"] = json!({ "id": id });
     }
     for (name, value) in headers {

@@ -156,6 +156,12 @@ impl Outcome {
 /// Starts `binary` with only `MONGODB_URI` (an unused address) and, if given,
 /// `JWT_SECRET`, and waits for it to give up: for tests of start-up checks.
 pub fn start_with_secret(binary: &str, secret: Option<&str>) -> std::process::Output {
+    start_with(binary, "JWT_SECRET", secret)
+}
+
+/// Starts `binary` with only `MONGODB_URI` (an unused address) and, if given,
+/// the variable `name` set to `value`, and waits for it to give up.
+pub fn start_with(binary: &str, name: &str, value: Option<&str>) -> std::process::Output {
     let mut command = std::process::Command::new(binary);
     command
         .env_clear()
@@ -164,8 +170,8 @@ pub fn start_with_secret(binary: &str, secret: Option<&str>) -> std::process::Ou
     if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
         command.env("LLVM_PROFILE_FILE", profile);
     }
-    if let Some(secret) = secret {
-        command.env("JWT_SECRET", secret);
+    if let Some(value) = value {
+        command.env(name, value);
     }
     command.output().expect("the function binary runs")
 }
@@ -177,5 +183,9 @@ pub fn shop_env(db: &super::mongo::TestDb) -> Vec<(&'static str, String)> {
         ("MONGODB_URI", super::mongo::uri()),
         ("MONGODB_DATABASE", db.name().to_string()),
         ("JWT_SECRET", super::app::TEST_SECRET.to_string()),
+        (
+            "SERVICE_TOKEN_SECRET",
+            super::app::TEST_SERVICE_SECRET.to_string(),
+        ),
     ]
 }

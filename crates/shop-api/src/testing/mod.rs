@@ -3,21 +3,24 @@
 //! throwaway MongoDB database per test.
 
 mod app;
-mod catalog;
+pub(crate) mod catalog;
 mod events;
 mod http_server;
 pub mod lambda;
 pub mod mongo;
+mod requests;
 
-pub use app::{PASSWORD, ShopApp, TEST_SECRET};
+pub use app::{PASSWORD, ShopApp, TEST_SECRET, TEST_SERVICE_SECRET};
 pub use catalog::{CatalogMode, FakeCatalog};
 pub use events::{Stores, TestResponse, bearer, gateway_event, gateway_request, json_headers};
 pub use http_server::{Handler, TestServer};
 pub use shop_store::MemoryStore;
 
-use shop_store::ProductStore;
+use shop_store::{OrderStore, ProductStore, StockStore};
 
-use crate::products;
+use crate::stock::ledger::DEFAULT_RESERVATION_TTL;
+use crate::stock::token::ServiceTokens;
+use crate::{products, stock};
 
 /// For each named `async fn scenario(app: &ShopApp<'_, S>)`, generic over the
 /// store, defines a module with two tests: one against the in-memory store and
@@ -47,15 +50,28 @@ macro_rules! on_both_stores {
     };
 }
 
-/// Serves the product handlers of `store` over real HTTP on a free local port.
-pub async fn serve_products<S: ProductStore + Clone + 'static>(store: S) -> TestServer {
+/// Serves the product function's handlers of `store` over real HTTP on a free
+/// local port: the catalogue reads and the stock routes (which take service
+/// tokens signed with [`TEST_SERVICE_SECRET`]).
+pub async fn serve_products<S>(store: S) -> TestServer
+where
+    S: ProductStore + StockStore + OrderStore + Clone + 'static,
+{
+    let service = ServiceTokens::new(&TEST_SERVICE_SECRET.into()).expect("a long enough key");
     let handler: Handler = std::sync::Arc::new(move |request: lambda_http::Request| {
         let store = store.clone();
+        let service = service.clone();
         Box::pin(async move {
-            if request.uri().path() == "/products" {
-                products::list::handle(&store, request).await
-            } else {
-                products::get::handle(&store, request).await
+            let path = request.uri().path().to_string();
+            match (request.method().as_str(), path.as_str()) {
+                ("GET", "/products") => products::list::handle(&store, request).await,
+                ("POST", "/stock/reservations") => {
+                    stock::reserve::handle(&store, &service, DEFAULT_RESERVATION_TTL, request).await
+                }
+                ("DELETE", p) if p.starts_with("/stock/reservations/") => {
+                    stock::release::handle(&store, &service, request).await
+                }
+                _ => products::get::handle(&store, request).await,
             }
         })
     });

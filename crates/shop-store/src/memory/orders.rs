@@ -1,0 +1,149 @@
+//! The in-memory store's orders and idempotency keys.
+
+use time::OffsetDateTime;
+
+use super::MemoryStore;
+use crate::{Claim, KeyClaim, OrderFilter, OrderStore, StoreError, StoreResult, Updated};
+use shop_domain::OrderId;
+use shop_domain::order::{Order, OrderStatus, StatusChange};
+use shop_domain::paging::PageParams;
+
+impl MemoryStore {
+    /// Runs `f` on the order `id`, pending or placed.
+    fn with_order<T>(
+        &self,
+        id: OrderId,
+        f: impl FnOnce(&mut Order) -> T,
+    ) -> StoreResult<Option<T>> {
+        self.check_online()?;
+        let mut orders = self.orders.lock().unwrap();
+        Ok(orders.iter_mut().find(|o| o.id == id).map(f))
+    }
+}
+
+impl OrderStore for MemoryStore {
+    async fn insert_order(&self, order: &Order) -> StoreResult<()> {
+        self.check_online()?;
+        let mut orders = self.orders.lock().unwrap();
+        if orders.iter().any(|o| o.id == order.id) {
+            return Err(StoreError::Duplicate("id"));
+        }
+        orders.push(order.clone());
+        Ok(())
+    }
+
+    async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
+        Ok(self
+            .with_order(id, |o| o.clone())?
+            .filter(|o| o.status != OrderStatus::Pending))
+    }
+
+    async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        page: &PageParams,
+    ) -> StoreResult<Vec<Order>> {
+        self.check_online()?;
+        let mut selected: Vec<Order> = self
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| o.status != OrderStatus::Pending)
+            .filter(|o| filter.user.is_none_or(|u| o.user_id == u))
+            .filter(|o| filter.status.is_none_or(|s| o.status == s))
+            .filter(|o| page.before.is_none_or(|before| o.id.bytes() < before))
+            .cloned()
+            .collect();
+        selected.sort_by_key(|o| std::cmp::Reverse(o.id));
+        selected.truncate(page.fetch());
+        Ok(selected)
+    }
+
+    async fn finalize_order(&self, order: &Order) -> StoreResult<bool> {
+        if self
+            .fail_finalize
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(StoreError::Unavailable(
+                "the store failed on purpose".into(),
+            ));
+        }
+        Ok(self
+            .with_order(order.id, |stored| {
+                let pending = stored.status == OrderStatus::Pending;
+                if pending {
+                    *stored = order.clone();
+                }
+                pending
+            })?
+            .unwrap_or(false))
+    }
+
+    async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
+        self.check_online()?;
+        let mut orders = self.orders.lock().unwrap();
+        let before = orders.len();
+        orders.retain(|o| !(o.id == id && o.status == OrderStatus::Pending));
+        Ok(orders.len() < before)
+    }
+
+    async fn change_status(
+        &self,
+        id: OrderId,
+        from: OrderStatus,
+        change: &StatusChange,
+    ) -> StoreResult<Updated<Order>> {
+        let changed = self.with_order(id, |order| {
+            if order.status == OrderStatus::Pending {
+                Updated::Missing
+            } else if order.status != from {
+                Updated::Stale
+            } else {
+                order.status = change.status;
+                order.updated_at = change.at;
+                order.status_history.push(change.clone());
+                Updated::Done(order.clone())
+            }
+        })?;
+        Ok(changed.unwrap_or(Updated::Missing))
+    }
+
+    async fn order_status(
+        &self,
+        id: OrderId,
+    ) -> StoreResult<Option<(OrderStatus, OffsetDateTime)>> {
+        self.with_order(id, |o| (o.status, o.created_at))
+    }
+
+    async fn pending_orders_before(&self, before: OffsetDateTime) -> StoreResult<Vec<OrderId>> {
+        self.check_online()?;
+        let orders = self.orders.lock().unwrap();
+        Ok(orders
+            .iter()
+            .filter(|o| o.status == OrderStatus::Pending && o.created_at < before)
+            .map(|o| o.id)
+            .collect())
+    }
+
+    async fn claim_key(&self, claim: &KeyClaim) -> StoreResult<Claim> {
+        self.check_online()?;
+        let mut keys = self.keys.lock().unwrap();
+        match keys
+            .iter()
+            .find(|k| k.user_id == claim.user_id && k.key == claim.key)
+        {
+            Some(existing) => Ok(Claim::Taken(existing.clone())),
+            None => {
+                keys.push(claim.clone());
+                Ok(Claim::Won)
+            }
+        }
+    }
+
+    async fn release_key(&self, claim: &KeyClaim) -> StoreResult<()> {
+        self.check_online()?;
+        self.keys.lock().unwrap().retain(|k| k != claim);
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! DELETE /stock/reservations/{orderId} (internal): gives an order's stock back.
+
+use shop_api::stock::release::{Instance, respond};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shop_api::run(Instance::init(), respond).await
+}

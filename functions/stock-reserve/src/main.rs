@@ -1,0 +1,8 @@
+//! POST /stock/reservations (internal): reserves an order's stock and prices its lines.
+
+use shop_api::stock::reserve::{Instance, respond};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shop_api::run(Instance::init(), respond).await
+}
