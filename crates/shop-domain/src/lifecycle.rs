@@ -20,6 +20,9 @@ pub enum OrderStatus {
     Shipped,
     Delivered,
     Cancelled,
+    /// A pending order given up (its function died, or it could not be
+    /// stored): never shown, never finalized, and its id never used again.
+    Abandoned,
 }
 
 /// The statuses a client may name (`?status=`, `PATCH /orders/{id}`).
@@ -40,6 +43,7 @@ impl OrderStatus {
             OrderStatus::Shipped => "shipped",
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Abandoned => "abandoned",
         }
     }
 
@@ -100,7 +104,9 @@ mod tests {
             (Created, Cancelled),
             (Paid, Cancelled),
         ];
-        let all = [Pending, Created, Paid, Shipped, Delivered, Cancelled];
+        let all = [
+            Pending, Created, Paid, Shipped, Delivered, Cancelled, Abandoned,
+        ];
         for from in all {
             for to in all {
                 assert_eq!(
@@ -117,7 +123,7 @@ mod tests {
     #[test]
     fn only_visible_statuses_parse() {
         assert_eq!(OrderStatus::parse("shipped"), Ok(Shipped));
-        for bad in ["pending", "Shipped", "", "lost"] {
+        for bad in ["pending", "abandoned", "Shipped", "", "lost"] {
             assert_eq!(
                 OrderStatus::parse(bad),
                 Err("must be one of created, paid, shipped, delivered, cancelled".into()),

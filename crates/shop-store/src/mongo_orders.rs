@@ -177,9 +177,14 @@ impl MongoStore {
     }
 }
 
-/// Matches the orders that were placed (not pending), whatever else `query` asks.
+/// Matches the orders that were placed (not pending, not abandoned), whatever
+/// else `query` asks.
 fn placed(mut query: Document) -> Document {
-    query.insert("status", doc! {"$ne": OrderStatus::Pending.as_str()});
+    let unplaced = [
+        OrderStatus::Pending.as_str(),
+        OrderStatus::Abandoned.as_str(),
+    ];
+    query.insert("status", doc! {"$nin": unplaced.to_vec()});
     query
 }
 
@@ -237,8 +242,9 @@ impl OrderStore for MongoStore {
 
     async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
         let pending = doc! {"_id": id.object_id(), "status": OrderStatus::Pending.as_str()};
-        let result = run(self.orders().delete_one(pending)).await?;
-        Ok(result.deleted_count == 1)
+        let abandoned = doc! {"$set": {"status": OrderStatus::Abandoned.as_str()}};
+        let result = run(self.orders().update_one(pending, abandoned)).await?;
+        Ok(result.matched_count == 1)
     }
 
     async fn change_status(

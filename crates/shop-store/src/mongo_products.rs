@@ -17,8 +17,7 @@ use crate::{MongoStore, ProductFilter, ProductStore, StockHold, StoreError, Stor
 use shop_domain::money::Money;
 use shop_domain::paging::PageParams;
 use shop_domain::{
-    Category, CategoryCount, Description, MAX_STOCK, OrderId, Product, ProductId, ProductName,
-    ProductPatch,
+    Category, CategoryCount, Description, OrderId, Product, ProductId, ProductName, ProductPatch,
 };
 
 impl MongoStore {
@@ -91,14 +90,13 @@ impl TryFrom<ProductDoc> for Product {
         let id = doc.id;
         let corrupt =
             |field: &str, why: String| StoreError::Corrupt(format!("product {id}: {field} {why}"));
+        // MAX_STOCK bounds what a client may set; stock given back by cancelled
+        // orders may lift it past that, and is still stock.
         let stock = match doc.stock {
             None => None,
-            Some(units) => Some(
-                u32::try_from(units)
-                    .ok()
-                    .filter(|units| *units <= MAX_STOCK)
-                    .ok_or_else(|| corrupt("stock", format!("is {units}")))?,
-            ),
+            Some(units) => {
+                Some(u32::try_from(units).map_err(|_| corrupt("stock", format!("is {units}")))?)
+            }
         };
         let version = match doc.version {
             None => 1,

@@ -167,7 +167,8 @@ pub struct OrderFilter {
 }
 
 /// Orders. A pending order (recorded before its stock is reserved) is not an
-/// order yet: every read here but [`OrderStore::order_status`] passes over it.
+/// order yet, nor is an abandoned one: every read here but
+/// [`OrderStore::order_status`] passes over them.
 pub trait OrderStore: Send + Sync {
     /// Inserts an order (a pending one, when placing it); `Duplicate("id")` when
     /// one with its id exists.
@@ -186,8 +187,8 @@ pub trait OrderStore: Send + Sync {
     /// pending: one conditional write. `false` when it was abandoned meanwhile.
     fn finalize_order(&self, order: &Order) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Abandons a pending order (deletes it), if it is still pending; `true` when
-    /// this call did it. After that it can never be finalized.
+    /// Abandons a pending order, if it is still pending; `true` when this call
+    /// did it. After that it can never be finalized, nor its id used again.
     fn drop_pending(&self, id: OrderId) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Moves an order from status `from` as `change` says and appends `change`

@@ -134,10 +134,17 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
     let pending = Order::pending(id, principal.user_id, order_request, now());
     match deps.store.insert_order(&pending).await {
         Ok(()) => {}
-        // A request of the same key that died left it: carry on with it.
+        // A request of the same key that died left it: carry on with it if it
+        // is still pending; one that was abandoned is never used again.
         Err(StoreError::Duplicate(_)) => {
             if let Some(order) = deps.store.get_order(id).await? {
                 return Ok(order);
+            }
+            if let Some((OrderStatus::Abandoned, _)) = deps.store.order_status(id).await? {
+                if let Some(claim) = claim {
+                    deps.store.release_key(claim).await?;
+                }
+                return Err(ApiError::Unavailable);
             }
         }
         Err(e) => return Err(e.into()),
@@ -170,8 +177,8 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
     };
     match deps.store.finalize_order(&order).await {
         Ok(true) => Ok(order),
-        // Abandoned meanwhile (it was stale): its stock is back already.
-        Ok(false) => Err(ApiError::Unavailable),
+        // Abandoned meanwhile: whatever it still holds goes back.
+        Ok(false) => Err(give_back(deps, &base, id, ApiError::Unavailable).await),
         Err(e) => Err(give_back(deps, &base, id, e.into()).await),
     }
 }

@@ -4,7 +4,7 @@
 
 use futures::future::join_all;
 use serde_json::json;
-use shop_domain::order::{Order, OrderRequest};
+use shop_domain::order::{Order, OrderRequest, OrderStatus};
 use shop_domain::{OrderId, ProductId, now};
 
 use crate::catalog::ProductCatalog;
@@ -19,6 +19,9 @@ crate::on_both_stores!(
     untracked_products_never_run_out,
     a_reservation_whose_order_never_appeared_is_released_once_stale,
     the_stock_routes_refuse_every_client_token,
+    stock_given_back_past_the_settable_maximum_is_still_read,
+    a_failed_reservation_abandons_its_order_for_good,
+    a_retry_of_an_abandoned_order_gets_a_new_one,
 );
 
 /// A product with `stock` units, created by `admin`; its id.
@@ -241,8 +244,8 @@ async fn a_reservation_whose_order_never_appeared_is_released_once_stale<S: Stor
     assert_eq!(order.status, 201, "{}", order.text);
     assert_eq!(stock_of(app, &pen).await, 1);
     assert_eq!(
-        app.store.order_status(dead).await.unwrap(),
-        None,
+        app.store.order_status(dead).await.unwrap().map(|(s, _)| s),
+        Some(OrderStatus::Abandoned),
         "abandoned for good"
     );
     let pen_id = ProductId::parse(&pen).unwrap();
@@ -268,7 +271,8 @@ async fn a_reservation_whose_order_never_appeared_is_released_once_stale<S: Stor
         .unwrap();
     assert_eq!(sweep.abandoned_orders, 1, "{sweep:?}");
     assert_eq!(stock_of(app, &cup).await, 5);
-    assert_eq!(app.store.order_status(dead).await.unwrap(), None);
+    let abandoned = app.store.order_status(dead).await.unwrap().map(|(s, _)| s);
+    assert_eq!(abandoned, Some(OrderStatus::Abandoned));
     // The live orders' holds stay: a sweep later keeps the stock they hold.
     let again = reconcile_all(
         app.store,
@@ -311,6 +315,11 @@ async fn the_stock_routes_refuse_every_client_token<S: Store>(app: &ShopApp<'_, 
     let reserve = app.post("/stock/reservations", Some(&service), &body).await;
     assert_eq!(reserve.status, 200, "{}", reserve.text);
     assert_eq!(reserve.body["items"][0]["id"], pen);
+    assert_eq!(reserve.body["items"][0]["price"], 2.5);
+    assert!(
+        reserve.body["items"][0].get("description").is_none(),
+        "name and price only"
+    );
     assert_eq!(stock_of(app, &pen).await, 2);
     let order = app.order(&buyer, &[(&pen, 1)], None).await;
     let live = order.body["id"].as_str().unwrap();
@@ -319,4 +328,101 @@ async fn the_stock_routes_refuse_every_client_token<S: Store>(app: &ShopApp<'_, 
         .await;
     assert_eq!(refused.status, 409, "{}", refused.text);
     assert_eq!(stock_of(app, &pen).await, 1);
+}
+
+async fn stock_given_back_past_the_settable_maximum_is_still_read<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = stocked(app, &admin, "Pen", 10).await;
+    let order = app.order(&buyer, &[(&pen, 5)], None).await;
+    // An inventory count at the maximum, then the held five come back.
+    let path = format!("/products/{pen}");
+    let counted = app
+        .patch(
+            &path,
+            Some(&admin),
+            Some("\"1\""),
+            &json!({"stock": 1_000_000}),
+        )
+        .await;
+    assert_eq!(counted.status, 200);
+    let cancel = format!("/orders/{}/cancel", order.body["id"].as_str().unwrap());
+    assert_eq!(
+        app.post(&cancel, Some(&buyer), &json!({})).await.status,
+        200
+    );
+    let fetched = app.get(&path, None).await;
+    assert_eq!(fetched.status, 200, "{}", fetched.text);
+    assert_eq!(fetched.body["stock"], 1_000_005);
+    assert_eq!(app.order(&buyer, &[(&pen, 1)], None).await.status, 201);
+}
+
+async fn a_failed_reservation_abandons_its_order_for_good<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = stocked(app, &admin, "Pen", 1).await;
+    let user = app.tokens.verify(&buyer).unwrap().user_id;
+    let body = json!({"products": [{"productId": pen, "quantity": 2}]}).to_string();
+    let request = OrderRequest::parse(&body).unwrap();
+    let id = OrderId::new();
+    app.store
+        .insert_order(&Order::pending(id, user, &request, now()))
+        .await
+        .unwrap();
+    let catalog = crate::testing::catalog::StoreCatalog {
+        store: app.store,
+        fake: &app.catalog,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let refused = catalog
+        .reserve("http://unused", id, &request, deadline)
+        .await;
+    assert!(refused.is_err());
+    // An overlapping attempt of the same reservation that answered success
+    // cannot get this order stored: it was abandoned before the undo.
+    let status = app.store.order_status(id).await.unwrap().map(|(s, _)| s);
+    assert_eq!(status, Some(OrderStatus::Abandoned));
+    let stored = Order {
+        status: OrderStatus::Created,
+        ..Order::pending(id, user, &request, now())
+    };
+    assert!(!app.store.finalize_order(&stored).await.unwrap());
+    assert_eq!(stock_of(app, &pen).await, 1);
+}
+
+async fn a_retry_of_an_abandoned_order_gets_a_new_one<S: Store>(app: &ShopApp<'_, S>) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = stocked(app, &admin, "Pen", 5).await;
+    let user = app.tokens.verify(&buyer).unwrap().user_id;
+    let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
+    let request = OrderRequest::parse(&body).unwrap();
+    // A request claimed the key, recorded its pending order and died; the order
+    // was abandoned since, and its claim has expired.
+    let long_ago = now() - time::Duration::minutes(30);
+    let dead = OrderId::new();
+    let claim = shop_store::KeyClaim {
+        user_id: user,
+        key: "late".into(),
+        fingerprint: request.fingerprint(),
+        order_id: dead,
+        created_at: long_ago,
+        expires_at: long_ago + time::Duration::seconds(10),
+    };
+    app.store.claim_key(&claim).await.unwrap();
+    app.store
+        .insert_order(&Order::pending(dead, user, &request, long_ago))
+        .await
+        .unwrap();
+    assert!(app.store.drop_pending(dead).await.unwrap());
+    let first = app.order(&buyer, &[(&pen, 1)], Some("late")).await;
+    assert_eq!(
+        first.status, 503,
+        "the abandoned id is never used again: {}",
+        first.text
+    );
+    let retry = app.order(&buyer, &[(&pen, 1)], Some("late")).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_ne!(retry.body["id"], dead.to_string());
+    assert_eq!(stock_of(app, &pen).await, 4);
 }

@@ -233,6 +233,8 @@ mod tests {
         assert_eq!(bad.error_fields(), ["status"]);
     }
 
+    use shop_domain::order::OrderStatus;
+
     /// The database fails between reserving the stock and storing the order:
     /// only the in-memory store fails on cue (the fault tests stop a real
     /// server, with no control over when).
@@ -260,7 +262,12 @@ mod tests {
             app.get("/orders", Some(&buyer)).await.body["items"],
             json!([])
         );
-        assert!(store.orders().is_empty(), "the pending order was abandoned");
+        let statuses: Vec<_> = store.orders().iter().map(|o| o.status).collect();
+        assert_eq!(
+            statuses,
+            [OrderStatus::Abandoned],
+            "the pending order was abandoned"
+        );
         // The key was given back with it: the retry goes through.
         let retry = app.order(&buyer, &[(&pen, 3)], Some("k")).await;
         assert_eq!(retry.status, 201, "{}", retry.text);

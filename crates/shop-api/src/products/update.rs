@@ -66,7 +66,13 @@ fn precondition(request: &Request) -> Result<Precondition, ApiError> {
                 errors.push("If-Match", "must be \"*\" or a list of entity tags");
                 continue;
             };
-            if let (false, Ok(version)) = (weak, opaque.parse::<u64>()) {
+            // Strong comparison is of the exact characters: `"+3"` or `"03"` is
+            // not the tag `"3"` this API issues.
+            let version = opaque
+                .parse::<u64>()
+                .ok()
+                .filter(|v| v.to_string() == opaque);
+            if let (false, Some(version)) = (weak, version) {
                 versions.push(version);
             }
         }
@@ -175,7 +181,7 @@ mod precondition_tests {
         );
         // Weak tags and tags this API never issued match nothing.
         assert_eq!(
-            read(&["W/\"3\", \"abc\", \"-1\""]).unwrap(),
+            read(&["W/\"3\", \"abc\", \"-1\", \"+3\", \"03\""]).unwrap(),
             Precondition::Versions(vec![])
         );
         for bad in ["3", "\"3", "", " , ", "\"a\"b\""] {

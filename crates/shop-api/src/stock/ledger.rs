@@ -76,10 +76,15 @@ pub async fn reserve_lines(
     Ok(found.into_iter().map(|(product, _)| product).collect())
 }
 
-/// Gives back what this reservation took so far. A failure here leaves holds
-/// whose order is never stored, which the next reservation of those products
-/// releases once they are stale.
-async fn undo(store: &impl StockStore, order: OrderId, lines: &[LineRequest]) {
+/// Gives back what this reservation took so far, after abandoning the order:
+/// another attempt of the same reservation (a retry that overlapped this one)
+/// may have answered success, so the order must not be stored on the strength
+/// of holds released here. A failure here leaves holds whose order is never
+/// stored, which the next reservation of those products releases once stale.
+async fn undo(store: &(impl StockStore + OrderStore), order: OrderId, lines: &[LineRequest]) {
+    if let Err(e) = store.drop_pending(order).await {
+        tracing::error!(error = %e, %order, "abandoning the order of a failed reservation failed");
+    }
     for line in lines {
         if let Err(e) = store.release_hold(line.product_id, order).await {
             tracing::error!(error = %e, product_id = %line.product_id, "undoing a hold failed");
@@ -133,7 +138,7 @@ pub async fn release_order(
                 return Box::pin(release_order(store, order)).await;
             }
         }
-        Some((OrderStatus::Cancelled, _)) | None => {}
+        Some((OrderStatus::Cancelled | OrderStatus::Abandoned, _)) | None => {}
         Some((status, _)) => return Ok(Released::OrderIsLive(status)),
     }
     for product in store.products_holding(order).await? {
@@ -165,7 +170,8 @@ pub async fn reconcile_hold(
             // Stored just now: decide on the next pass.
             return Ok(Reconciled::Kept);
         }
-        None | Some((OrderStatus::Pending | OrderStatus::Cancelled, _)) => {
+        None
+        | Some((OrderStatus::Pending | OrderStatus::Cancelled | OrderStatus::Abandoned, _)) => {
             store.release_hold(product, hold.order).await?;
             Reconciled::Released
         }

@@ -38,9 +38,19 @@ fn parse(body: &str) -> Result<(OrderId, OrderRequest), ApiError> {
     Ok((order, request))
 }
 
+/// What the order needs of each line's product: its current name and price.
+/// (Not the whole product: 100 products with long descriptions could outgrow
+/// what one answer may carry.)
 #[derive(Serialize)]
-struct Reserved {
-    items: Vec<Product>,
+struct Priced<'a> {
+    id: shop_domain::ProductId,
+    name: &'a str,
+    price: shop_domain::Money,
+}
+
+#[derive(Serialize)]
+struct Reserved<'a> {
+    items: Vec<Priced<'a>>,
 }
 
 /// The handler, over any store: the function passes MongoDB, the tests also
@@ -56,6 +66,14 @@ pub async fn handle(
         let (order, lines) = parse(json_body(&request)?)?;
         let items = reserve_lines(store, order, &lines.lines, ttl).await?;
         tracing::info!(%order, lines = lines.lines.len(), "stock reserved");
+        let items = items
+            .iter()
+            .map(|p: &Product| Priced {
+                id: p.id,
+                name: p.name.as_str(),
+                price: p.price,
+            })
+            .collect();
         json(200, &Reserved { items })
     })
     .await

@@ -66,6 +66,10 @@ pub async fn handle(
                 None => ApiError::InvalidCredentials,
             });
         }
+        // Parallel guesses counted meanwhile refuse this one too, as at login.
+        if let Some(wait) = counters.refused(store, limits).await? {
+            return Err(too_many_failures(wait));
+        }
         let hash = hash_password(change.new.expose()).await?;
         // Conditional on the generation the token was checked at: of two changes
         // racing with one token, the second finds its token already ended.

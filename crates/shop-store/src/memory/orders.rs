@@ -21,6 +21,11 @@ impl MemoryStore {
     }
 }
 
+/// Whether an order in this status was placed (is an order for the API).
+fn placed(status: OrderStatus) -> bool {
+    !matches!(status, OrderStatus::Pending | OrderStatus::Abandoned)
+}
+
 impl OrderStore for MemoryStore {
     async fn insert_order(&self, order: &Order) -> StoreResult<()> {
         self.check_online()?;
@@ -35,7 +40,7 @@ impl OrderStore for MemoryStore {
     async fn get_order(&self, id: OrderId) -> StoreResult<Option<Order>> {
         Ok(self
             .with_order(id, |o| o.clone())?
-            .filter(|o| o.status != OrderStatus::Pending))
+            .filter(|o| placed(o.status)))
     }
 
     async fn list_orders(
@@ -49,7 +54,7 @@ impl OrderStore for MemoryStore {
             .lock()
             .unwrap()
             .iter()
-            .filter(|o| o.status != OrderStatus::Pending)
+            .filter(|o| placed(o.status))
             .filter(|o| filter.user.is_none_or(|u| o.user_id == u))
             .filter(|o| filter.status.is_none_or(|s| o.status == s))
             .filter(|o| page.before.is_none_or(|before| o.id.bytes() < before))
@@ -81,11 +86,15 @@ impl OrderStore for MemoryStore {
     }
 
     async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
-        self.check_online()?;
-        let mut orders = self.orders.lock().unwrap();
-        let before = orders.len();
-        orders.retain(|o| !(o.id == id && o.status == OrderStatus::Pending));
-        Ok(orders.len() < before)
+        Ok(self
+            .with_order(id, |order| {
+                let pending = order.status == OrderStatus::Pending;
+                if pending {
+                    order.status = OrderStatus::Abandoned;
+                }
+                pending
+            })?
+            .unwrap_or(false))
     }
 
     async fn change_status(
@@ -95,7 +104,7 @@ impl OrderStore for MemoryStore {
         change: &StatusChange,
     ) -> StoreResult<Updated<Order>> {
         let changed = self.with_order(id, |order| {
-            if order.status == OrderStatus::Pending {
+            if !placed(order.status) {
                 Updated::Missing
             } else if order.status != from {
                 Updated::Stale
