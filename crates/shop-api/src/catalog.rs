@@ -284,6 +284,15 @@ impl ProductCatalog for HttpCatalog {
     }
 }
 
+/// When a release after a failure must be done: within `budget`, and within
+/// what is left of the request (see [`shop_store::deadline`]), so the answer
+/// stays as prompt as the request's own deadline promises. `None` when too
+/// little is left to try: the stale reservation is released later instead.
+pub fn release_deadline(budget: Duration) -> Option<Instant> {
+    let left = shop_store::deadline::remaining().map_or(budget, |left| left.min(budget));
+    (left >= Duration::from_millis(100)).then(|| Instant::now() + left)
+}
+
 /// Where the product function is: `PRODUCTS_API_URL` when configured, else the API
 /// this request came through, as API Gateway names it (`requestContext.domainName`
 /// and stage), which the client cannot choose. The `Host` header, which the client

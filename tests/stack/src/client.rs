@@ -121,7 +121,22 @@ pub async fn user_token(stack: &Stack, name: &str, admin: bool) -> String {
 
 /// Creates a product as `admin` and returns its id.
 pub async fn product(stack: &Stack, admin: &str, name: &str, price: f64) -> String {
-    let body = json!({"name": name, "description": "", "price": price, "category": "test"});
+    product_with(
+        stack,
+        admin,
+        json!({"name": name, "description": "", "price": price, "category": "test"}),
+    )
+    .await
+}
+
+/// Creates a product whose stock is tracked, starting at `stock`, and returns its id.
+pub async fn stocked_product(stack: &Stack, admin: &str, name: &str, stock: u32) -> String {
+    let body =
+        json!({"name": name, "description": "", "price": 1.5, "category": "test", "stock": stock});
+    product_with(stack, admin, body).await
+}
+
+async fn product_with(stack: &Stack, admin: &str, body: serde_json::Value) -> String {
     let client = client_from("127.0.0.1");
     let answer = send(
         &client,

@@ -1,7 +1,9 @@
 //! Faults of real processes under load: the database frozen (`SIGSTOP`), killed and
 //! restarted; the product function stalled and killed. Every order acknowledged with
 //! 201 is stored, none twice; answers during a database fault are 503 (with
-//! `Retry-After`) within 3 s; service returns within 5 s of the database.
+//! `Retry-After`) within 3 s; service returns within 5 s of the database; and no
+//! unit of stock is lost or made up: initial stock = stock + what live orders
+//! hold + open reservations.
 //!
 //! The time bounds are the shop's promises (its database deadline is 2 s), checked
 //! with what a loaded test machine needs on top, not benchmarks.
@@ -12,7 +14,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mongodb::bson::{Document, doc, oid::ObjectId};
-use stack_tests::{Answer, Mongo, Options, Stack, client_from, order, product, send, user_token};
+use stack_tests::{
+    Answer, Mongo, Options, Stack, client_from, order, send, stocked_product, user_token,
+};
+
+/// The pen's stock when each test starts: more than any test orders.
+const INITIAL_STOCK: u32 = 100_000;
+/// Orders that exist for the API (not pending, not abandoned).
+fn placed() -> Document {
+    doc! {"status": {"$nin": ["pending", "abandoned"]}}
+}
 
 /// The promise: a database fault is a 503 within this.
 const FAULT_ANSWER: Duration = Duration::from_secs(3);
@@ -113,12 +124,61 @@ async fn assert_every_acknowledged_order_is_stored_once(stack: &Stack, seen: &[S
     }
     // No order stored that was not acknowledged (no key made two orders): every
     // writer retried each key until it was acknowledged.
-    let total = orders.count_documents(doc! {}).await.unwrap();
+    let total = orders.count_documents(placed()).await.unwrap();
     assert_eq!(
         total as usize,
         acknowledged.len(),
         "orders stored twice or orphaned"
     );
+}
+
+/// The stock invariant: the pen's initial stock is its stock now, plus what the
+/// live (placed, not cancelled) orders hold of it, plus what reservations whose
+/// order is not live (pending, abandoned: their release failed with the fault)
+/// still hold. Nothing lost, nothing made up.
+async fn assert_no_stock_lost_or_made_up(stack: &Stack, pen: &str) {
+    let db = stack.db().await;
+    let pen = ObjectId::parse_str(pen).expect("a product id");
+    let product = db
+        .collection::<Document>("products")
+        .find_one(doc! {"_id": pen})
+        .await
+        .unwrap()
+        .expect("the pen");
+    let stock = product.get_i32("stock").map_or_else(
+        |_| product.get_i64("stock").expect("tracked stock"),
+        i64::from,
+    );
+    let orders = db.collection::<Document>("orders");
+    let mut live = 0;
+    let mut cursor = orders
+        .find(doc! {"status": {"$in": ["created", "paid", "shipped", "delivered"]}})
+        .await
+        .unwrap();
+    let mut live_ids = BTreeSet::new();
+    while cursor.advance().await.unwrap() {
+        let order = cursor.deserialize_current().unwrap();
+        live_ids.insert(order.get_object_id("_id").unwrap());
+        for line in order.get_array("products").unwrap() {
+            let line = line.as_document().unwrap();
+            if line.get_object_id("productId").unwrap() == pen {
+                live += line.get_i64("quantity").unwrap();
+            }
+        }
+    }
+    let mut open = 0;
+    for hold in product
+        .get_array("holds")
+        .map(|h| h.to_vec())
+        .unwrap_or_default()
+    {
+        let hold = hold.as_document().unwrap().clone();
+        if !live_ids.contains(&hold.get_object_id("order").unwrap()) {
+            open += hold.get_i64("quantity").unwrap();
+        }
+    }
+    println!("stock: {stock} + live orders {live} + open reservations {open} = {INITIAL_STOCK}?");
+    assert_eq!(stock + live + open, i64::from(INITIAL_STOCK));
 }
 
 /// Sends `GET /products` until it answers 200, and says how long that took.
@@ -143,7 +203,7 @@ async fn time_to_recover(stack: &Stack) -> Duration {
 async fn shop_on(mongo: &Mongo, options: Options) -> (Arc<Stack>, String, Vec<String>) {
     let stack = Arc::new(Stack::on(&mongo.uri(), options));
     let admin = user_token(&stack, "fault_admin", true).await;
-    let pen = product(&stack, &admin, "Pen", 1.5).await;
+    let pen = stocked_product(&stack, &admin, "Pen", INITIAL_STOCK).await;
     let mut buyers = Vec::new();
     for i in 0..4 {
         buyers.push(user_token(&stack, &format!("fault_buyer_{i}"), false).await);
@@ -218,6 +278,7 @@ async fn a_frozen_database_gives_prompt_503s_and_loses_no_acknowledged_order() {
     );
     assert!(seen.iter().all(|w| !w.acknowledged.is_empty()));
     assert_every_acknowledged_order_is_stored_once(&stack, &seen).await;
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
 }
 
 #[tokio::test]
@@ -251,6 +312,7 @@ async fn a_killed_and_restarted_database_loses_no_acknowledged_order() {
     report("killed", &seen);
     assert_no_unexpected_answer(&seen);
     assert_every_acknowledged_order_is_stored_once(&stack, &seen).await;
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
 }
 
 #[tokio::test]
@@ -274,7 +336,7 @@ async fn a_stalled_then_dead_product_function_stores_no_order_and_comes_back() {
             .status,
         201
     );
-    let instances = stack.instances("products-list");
+    let instances = stack.instances("stock-reserve");
     assert!(!instances.is_empty());
     // Stalled: the pricing call gets no answer.
     for pid in &instances {
@@ -284,7 +346,7 @@ async fn a_stalled_then_dead_product_function_stores_no_order_and_comes_back() {
         .db()
         .await
         .collection::<Document>("orders")
-        .count_documents(doc! {})
+        .count_documents(placed())
         .await
         .unwrap();
     let stalled = order(&stack, &client, &buyers[1], &pen, 1, Some("stalled")).await;
@@ -300,10 +362,11 @@ async fn a_stalled_then_dead_product_function_stores_no_order_and_comes_back() {
         .db()
         .await
         .collection::<Document>("orders")
-        .count_documents(doc! {})
+        .count_documents(placed())
         .await
         .unwrap();
     assert_eq!(total, before + 1, "the stalled attempt stored an order");
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
 }
 
 fn assert_no_unexpected_answer(seen: &[Seen]) {

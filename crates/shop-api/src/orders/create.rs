@@ -20,7 +20,7 @@ use shop_store::{Counters, KeyClaim, OrderStore, StoreError, UserStore, deadline
 
 use super::idempotency::{Claimed, claim_or_replay, idempotency_key, settle_failure};
 use crate::auth::{Principal, caller};
-use crate::catalog::{CatalogError, ProductCatalog, products_base_url};
+use crate::catalog::{CatalogError, ProductCatalog, products_base_url, release_deadline};
 use crate::error::ApiError;
 use crate::http::{created, json_body, serve, time_left};
 
@@ -215,7 +215,10 @@ async fn give_back<S: OrderStore, C: ProductCatalog>(
     id: OrderId,
     error: ApiError,
 ) -> ApiError {
-    let deadline = Instant::now() + RELEASE_BUDGET;
+    let Some(deadline) = release_deadline(RELEASE_BUDGET) else {
+        tracing::warn!(order_id = %id, "no time left to release the stock of an order not stored; it is released once stale");
+        return error;
+    };
     if let Err(e) = deps.catalog.release(base, id, deadline).await {
         tracing::error!(error = %e, order_id = %id, "releasing the stock of an order not stored failed; it is released once stale");
     }

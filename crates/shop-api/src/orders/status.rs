@@ -2,7 +2,7 @@
 //! status change: one conditional write on the status it was read in, then,
 //! for a cancellation, its stock back through the product function.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lambda_http::Request;
 use shop_domain::order::{Order, OrderStatus, StatusChange};
@@ -10,7 +10,7 @@ use shop_domain::{UserId, now};
 use shop_store::{OrderStore, Updated};
 
 use super::Deps;
-use crate::catalog::{ProductCatalog, products_base_url};
+use crate::catalog::{ProductCatalog, products_base_url, release_deadline};
 use crate::error::ApiError;
 
 /// How long giving a cancelled order's stock back may take.
@@ -69,7 +69,10 @@ async fn give_back<S, C: ProductCatalog>(deps: &Deps<'_, S, C>, request: &Reques
         tracing::error!(order_id = %order.id, "no address for the product function: stock not released");
         return;
     };
-    let deadline = Instant::now() + RELEASE_BUDGET;
+    let Some(deadline) = release_deadline(RELEASE_BUDGET) else {
+        tracing::error!(order_id = %order.id, "no time left to release a cancelled order's stock");
+        return;
+    };
     if let Err(e) = deps.catalog.release(&base, order.id, deadline).await {
         tracing::error!(error = %e, order_id = %order.id, "releasing a cancelled order's stock failed");
     }
