@@ -239,3 +239,47 @@ async fn users_stored_before_password_changes_keep_their_tokens_until_one() {
         .unwrap();
     assert_eq!(stored.get_i64("tokenGeneration").unwrap(), 1);
 }
+
+#[tokio::test]
+async fn orders_stored_before_the_lifecycle_read_as_created_by_their_buyer_and_move_on() {
+    let db = TestDb::new().await;
+    let app = ShopApp::new(&db.store);
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = app.product_id(&admin, "Pen", "2.00").await;
+    let placed = app.order(&buyer, &[(&pen, 1)], None).await;
+    let id = mongodb::bson::oid::ObjectId::parse_str(placed.body["id"].as_str().unwrap()).unwrap();
+    // As the first version stored it: no statusHistory, no updatedAt.
+    let orders = db.store.database().collection::<Document>("orders");
+    orders
+        .update_one(
+            doc! {"_id": id},
+            doc! {"$unset": {"statusHistory": "", "updatedAt": ""}},
+        )
+        .await
+        .unwrap();
+    let path = format!("/orders/{}", id.to_hex());
+    let old = app.get(&path, Some(&buyer)).await;
+    assert_eq!(old.status, 200, "{}", old.text);
+    let buyer_id = app.tokens.verify(&buyer).unwrap().user_id.to_string();
+    assert_eq!(
+        old.body["statusHistory"],
+        serde_json::json!([{"status": "created", "at": old.body["createdAt"], "by": buyer_id}])
+    );
+    assert_eq!(old.body["updatedAt"], old.body["createdAt"]);
+    let paid = app
+        .patch(
+            &path,
+            Some(&admin),
+            None,
+            &serde_json::json!({"status": "paid"}),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let history = paid.body["statusHistory"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["by"], buyer_id);
+    assert_eq!(history[1]["status"], "paid");
+    let stored = orders.find_one(doc! {"_id": id}).await.unwrap().unwrap();
+    assert_eq!(stored.get_array("statusHistory").unwrap().len(), 2);
+}
