@@ -175,3 +175,36 @@ async fn reconcile_releases_the_stock_of_an_order_whose_function_died() {
     let abandoned = db.store.order_status(dead).await.unwrap().map(|(s, _)| s);
     assert_eq!(abandoned, Some(shop_domain::order::OrderStatus::Abandoned));
 }
+
+#[test]
+fn reconcile_says_what_is_wrong_with_its_settings() {
+    let run = |envs: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shop-admin"))
+            .arg("reconcile")
+            .env_clear()
+            .envs(envs.iter().copied())
+            .envs(std::env::var("LLVM_PROFILE_FILE").map(|p| ("LLVM_PROFILE_FILE", p)))
+            .output()
+            .expect("shop-admin runs");
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let bad_ttl = run(&[
+        ("MONGODB_URI", "mongodb://127.0.0.1:9"),
+        ("RESERVATION_TTL_SECONDS", "0"),
+    ]);
+    assert!(
+        bad_ttl.contains("RESERVATION_TTL_SECONDS is invalid"),
+        "{bad_ttl}"
+    );
+    let no_database = run(&[]);
+    assert!(
+        no_database.contains("MONGODB_URI is not set"),
+        "{no_database}"
+    );
+    let unreachable = run(&[(
+        "MONGODB_URI",
+        "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+    )]);
+    assert!(unreachable.starts_with("shop-admin: "), "{unreachable}");
+}

@@ -33,6 +33,12 @@ pub fn template(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The test function's binary (built by `cargo build --workspace --bins`).
+pub fn test_function_binary() -> PathBuf {
+    require_test_functions();
+    target_dir().join("debug").join("runner-test-functions")
+}
+
 /// Fails clearly when the test functions are not built (`cargo test` cannot build
 /// them itself while it holds the build directory's lock).
 fn require_test_functions() {
