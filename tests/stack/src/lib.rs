@@ -9,9 +9,11 @@
 mod client;
 mod mongo;
 mod process;
+mod proxy;
 mod stack;
 
 pub use client::*;
 pub use mongo::*;
 pub use process::*;
+pub use proxy::*;
 pub use stack::*;

@@ -113,15 +113,30 @@ impl Stack {
 
     /// Runs `shop-admin COMMAND USER` against this stack's database.
     pub fn admin(&self, command: &str, user: &str) {
+        self.shop_admin(&[command, user], &[]);
+    }
+
+    /// Runs `shop-admin reconcile` against this stack's database, releasing
+    /// reservations older than `ttl_seconds`.
+    pub fn reconcile(&self, ttl_seconds: u64) {
+        self.shop_admin(
+            &["reconcile"],
+            &[("RESERVATION_TTL_SECONDS", &ttl_seconds.to_string())],
+        );
+    }
+
+    fn shop_admin(&self, args: &[&str], env: &[(&str, &str)]) {
         let out = Command::new(binary("shop-admin"))
-            .args([command, user])
+            .args(args)
+            .envs(env.iter().copied())
             .env("MONGODB_URI", &self.uri)
             .env("MONGODB_DATABASE", &self.database)
             .output()
             .expect("shop-admin runs");
         assert!(
             out.status.success(),
-            "shop-admin {command} {user}: {}",
+            "shop-admin {}: {}",
+            args.join(" "),
             String::from_utf8_lossy(&out.stderr)
         );
     }

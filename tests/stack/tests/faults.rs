@@ -1,5 +1,6 @@
 //! Faults of real processes under load: the database frozen (`SIGSTOP`), killed and
-//! restarted; the product function stalled and killed. Every order acknowledged with
+//! restarted; the product function stalled and killed; the order function killed
+//! between reserving stock and storing the order. Every order acknowledged with
 //! 201 is stored, none twice; answers during a database fault are 503 (with
 //! `Retry-After`) within 3 s; service returns within 5 s of the database; and no
 //! unit of stock is lost or made up: initial stock = stock + what live orders
@@ -13,9 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::TryStreamExt;
 use mongodb::bson::{Document, doc, oid::ObjectId};
 use stack_tests::{
-    Answer, Mongo, Options, Stack, client_from, order, send, stocked_product, user_token,
+    Answer, HoldingProxy, Mongo, Options, Stack, client_from, order, send, stocked_product,
+    user_token,
 };
 
 /// The pen's stock when each test starts: more than any test orders.
@@ -366,6 +369,156 @@ async fn a_stalled_then_dead_product_function_stores_no_order_and_comes_back() {
         .await
         .unwrap();
     assert_eq!(total, before + 1, "the stalled attempt stored an order");
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
+}
+
+/// Orders `quantity` pens as `buyer` and kills the order function once the
+/// product function has reserved the stock, before its answer arrives: the
+/// order is left pending, its stock held. Answers the pending order's id.
+async fn kill_between_reserving_and_storing(
+    stack: &Arc<Stack>,
+    proxy: &HoldingProxy,
+    buyer: &str,
+    pen: &str,
+    quantity: u32,
+    key: &str,
+) -> ObjectId {
+    proxy.hold_next_answer();
+    let placing = {
+        let (stack, buyer, pen, key) = (
+            stack.clone(),
+            buyer.to_owned(),
+            pen.to_owned(),
+            key.to_owned(),
+        );
+        tokio::spawn(async move {
+            let client = client_from("127.0.0.1");
+            order(&stack, &client, &buyer, &pen, quantity, Some(&key)).await
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(30), proxy.held())
+        .await
+        .expect("the reservation was answered");
+    let instances = stack.instances("orders-create");
+    assert!(!instances.is_empty(), "no orders-create instance");
+    for pid in instances {
+        stack_tests::signal(pid, "KILL");
+    }
+    let answer = placing.await.expect("the order request");
+    assert_eq!(answer.status, 502, "{}", describe(&answer));
+    let pending: Vec<Document> = stack
+        .db()
+        .await
+        .collection::<Document>("orders")
+        .find(doc! {"status": "pending"})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "one order left pending: {pending:?}");
+    let id = pending[0].get_object_id("_id").unwrap();
+    assert_eq!(held_for(stack, pen, id).await, Some(i64::from(quantity)));
+    id
+}
+
+/// What the pen holds for order `id`, if anything.
+async fn held_for(stack: &Stack, pen: &str, id: ObjectId) -> Option<i64> {
+    let product = stack
+        .db()
+        .await
+        .collection::<Document>("products")
+        .find_one(doc! {"_id": ObjectId::parse_str(pen).unwrap()})
+        .await
+        .unwrap()
+        .expect("the pen");
+    product
+        .get_array("holds")
+        .ok()?
+        .iter()
+        .filter_map(|h| h.as_document())
+        .find(|h| h.get_object_id("order").ok() == Some(id))
+        .map(|h| h.get_i64("quantity").unwrap())
+}
+
+async fn status_of(stack: &Stack, id: ObjectId) -> String {
+    let order = stack
+        .db()
+        .await
+        .collection::<Document>("orders")
+        .find_one(doc! {"_id": id})
+        .await
+        .unwrap()
+        .expect("the order");
+    order.get_str("status").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_order_function_killed_between_reserving_and_storing_loses_no_stock() {
+    // The order function reaches the product function through a proxy that can
+    // hold back the reservation's answer; stale is one second old here.
+    let proxy = HoldingProxy::start().await;
+    let stack = Arc::new(Stack::start(Options {
+        env: vec![
+            format!("PRODUCTS_API_URL={}", proxy.url()),
+            "RESERVATION_TTL_SECONDS=1".into(),
+        ],
+        ..Options::default()
+    }));
+    proxy.forward_to(stack.port);
+
+    let admin = user_token(&stack, "crash_admin", true).await;
+    let pen = stocked_product(&stack, &admin, "Pen", INITIAL_STOCK).await;
+    let buyer = user_token(&stack, "crash_buyer", false).await;
+    let client = client_from("127.0.0.1");
+    let warm = order(&stack, &client, &buyer, &pen, 1, None).await;
+    assert_eq!(warm.status, 201, "{}\n{}", describe(&warm), stack.log());
+
+    // Killed, then retried with the same key: once the dead request's claim has
+    // expired, the retry carries on with the pending order and its reservation
+    // (taken once), and stores it.
+    let first =
+        kill_between_reserving_and_storing(&stack, &proxy, &buyer, &pen, 2, "crash-1").await;
+    let retried_at = Instant::now();
+    let stored = loop {
+        let answer = order(&stack, &client, &buyer, &pen, 2, Some("crash-1")).await;
+        match answer.status {
+            201 => break answer,
+            409 if answer.body["type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("idempotency-in-progress")) => {}
+            _ => panic!("{}", describe(&answer)),
+        }
+        assert!(
+            retried_at.elapsed() < Duration::from_secs(30),
+            "the claim never expired"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(stored.body["id"].as_str(), Some(first.to_hex().as_str()));
+    assert_eq!(status_of(&stack, first).await, "created");
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
+
+    // Killed, then released by the next reservation of the pen once stale; the
+    // dead order can never be stored after.
+    let second =
+        kill_between_reserving_and_storing(&stack, &proxy, &buyer, &pen, 3, "crash-2").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        order(&stack, &client, &buyer, &pen, 1, None).await.status,
+        201
+    );
+    assert_eq!(status_of(&stack, second).await, "abandoned");
+    assert_eq!(held_for(&stack, &pen, second).await, None);
+    assert_no_stock_lost_or_made_up(&stack, &pen).await;
+
+    // Killed, then released by `shop-admin reconcile`.
+    let third =
+        kill_between_reserving_and_storing(&stack, &proxy, &buyer, &pen, 4, "crash-3").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stack.reconcile(1);
+    assert_eq!(status_of(&stack, third).await, "abandoned");
+    assert_eq!(held_for(&stack, &pen, third).await, None);
     assert_no_stock_lost_or_made_up(&stack, &pen).await;
 }
 
