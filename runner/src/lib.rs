@@ -9,10 +9,12 @@
 
 pub mod binary;
 pub mod body;
+pub mod elf;
 pub mod envfile;
 pub mod gateway;
 pub mod ids;
 pub mod lambda;
+pub mod launch;
 mod net;
 pub mod output;
 pub mod secrets;

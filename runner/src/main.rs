@@ -18,9 +18,9 @@ use runner::{envfile, setup};
 
 /// Serve the functions of an AWS SAM template over HTTP, as API Gateway + Lambda would.
 ///
-/// Each function's binary (from `cargo build` or `cargo lambda build`) is started on
-/// demand and driven through the Lambda Runtime API; HttpApi events get payload 2.0,
-/// Api events payload 1.0.
+/// Each function (its cargo binary, a `bootstrap`, or a Python handler run by
+/// awslambdaric) is started on demand and driven through the Lambda Runtime API;
+/// HttpApi events get payload 2.0, Api events payload 1.0.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -113,6 +113,10 @@ struct Args {
     /// Which build output supplies the binaries (newest: whichever was built last).
     #[arg(long, value_enum, default_value_t = BuildKind::Newest)]
     binaries: BuildKind,
+    /// A `sam build` output (e.g. .aws-sam/build): a function's `<LogicalId>/`
+    /// folder there is its code, and its `bootstrap` runs in place of the cargo binary.
+    #[arg(long, value_name = "DIR")]
+    build_dir: Option<PathBuf>,
     /// AWS_REGION for functions and AWS::Region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
@@ -255,6 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let options = setup::Options {
         target_dir: args.target_dir.as_deref(),
         binaries: args.binaries,
+        build_dir: args.build_dir.as_deref(),
         region: &args.region,
         shared_env: &shared_env,
         secrets: &secrets,

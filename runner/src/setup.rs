@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use crate::binary::{self, BuildKind};
+use crate::binary::BuildKind;
 use crate::gateway::routes::Routes;
 use crate::lambda::Supervisor;
 use crate::lambda::instance::Runtime;
 use crate::lambda::pool::{Limits, Pool};
+use crate::launch::{self, Sources};
 use crate::secrets::{self, Secrets};
 use crate::template::{FunctionSpec, Template};
 
@@ -20,6 +21,8 @@ pub struct Options<'a> {
     /// Where cargo's outputs are (`--target-dir`), and which build to run.
     pub target_dir: Option<&'a Path>,
     pub binaries: BuildKind,
+    /// `--build-dir`: a `sam build` output, whose `<LogicalId>/bootstrap` wins.
+    pub build_dir: Option<&'a Path>,
     pub region: &'a str,
     /// `--env-file`: every function gets these variables.
     pub shared_env: &'a [(String, String)],
@@ -45,18 +48,25 @@ pub fn serve(
                 anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
             })?;
         }
-        let binary = match binary::locate(spec, options.target_dir, options.binaries) {
-            Ok(path) => path,
-            Err(e) => {
-                missing.push(e.to_string());
+        let sources = Sources {
+            target_dir: options.target_dir,
+            binaries: options.binaries,
+            build_dir: options.build_dir,
+        };
+        let launch = match launch::launch(spec, sources) {
+            Ok(launch) => launch,
+            Err(why) => {
+                missing.push(why);
                 continue;
             }
         };
-        let environment = environment(spec, options)?;
-        tracing::info!(function = %spec.logical_id, binary = %binary.display(), "function ready to start on demand");
+        let environment = environment(spec, &launch, options)?;
+        tracing::info!(function = %spec.logical_id, kind = launch.kind, program = %launch.program.display(), "function ready to start on demand");
         let runtime = Runtime {
             name: spec.logical_id.clone(),
-            binary,
+            program: launch.program,
+            args: launch.args,
+            dir: launch.task_root,
             environment,
             timeout: spec.timeout,
             arn: spec.arn.as_str().into(),
@@ -77,6 +87,7 @@ pub fn serve(
 /// then the `--env-file`'s. A dynamic reference left unresolved refuses the start.
 fn environment(
     spec: &FunctionSpec,
+    launch: &launch::Launch,
     options: &Options<'_>,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut environment = vec![
@@ -105,6 +116,7 @@ fn environment(
         ("AWS_DEFAULT_REGION".to_owned(), options.region.to_owned()),
         ("TZ".to_owned(), ":UTC".to_owned()),
     ];
+    environment.extend(launch.environment.iter().cloned());
     for (name, value) in &spec.environment {
         let value = options.secrets.resolve(value).map_err(|why| {
             anyhow::anyhow!("resource {}, variable {name}: {why}", spec.logical_id)

@@ -26,6 +26,16 @@ ensure_venv_tool() {
   fi
 }
 
+# Installs a PyPI package into the venv unless its module imports already.
+ensure_venv_module() {
+  local module="$1" requirement="$2"
+  ensure_venv
+  if ! "$VENV/bin/python" -c "import $module" 2>/dev/null; then
+    log "installing $requirement into $VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+  fi
+}
+
 # Runs a command as root: directly when we are root, else through sudo.
 sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

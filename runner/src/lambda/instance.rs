@@ -64,7 +64,7 @@ impl Instance {
             Ok(child) => child,
             Err(e) => {
                 server.abort();
-                return Err(format!("cannot start {}: {e}", runtime.binary.display()));
+                return Err(format!("cannot start {}: {e}", runtime.program.display()));
             }
         };
         let pid = child.id().unwrap_or_default();

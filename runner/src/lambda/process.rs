@@ -23,7 +23,10 @@ use crate::output::{self, Stream};
 pub struct Runtime {
     /// The template's logical id, used in logs and errors.
     pub name: String,
-    pub binary: PathBuf,
+    /// The program started, with its arguments, in `dir`.
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub dir: PathBuf,
     /// Every variable the process gets, Lambda's own included.
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
@@ -52,8 +55,10 @@ const PASS_THROUGH: &[&str] = &[
 /// (and a few the host needs), the Runtime API's address, piped output, and tied
 /// to the runner so that it cannot outlive it.
 pub(super) fn command(runtime: &Runtime, address: SocketAddr) -> Command {
-    let mut command = Command::new(&runtime.binary);
+    let mut command = Command::new(&runtime.program);
     command
+        .args(&runtime.args)
+        .current_dir(&runtime.dir)
         .env_clear()
         .envs(
             PASS_THROUGH
@@ -66,7 +71,6 @@ pub(super) fn command(runtime: &Runtime, address: SocketAddr) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    crate::lambda::sys::tie_to_runner(&mut command);
     crate::lambda::sys::tie_to_runner(&mut command);
     command
 }

@@ -15,8 +15,6 @@ pub(crate) const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 
 /// Keys that change nothing when the function runs on one machine.
 const IGNORED: &[&str] = &[
-    "Handler",
-    "Runtime",
     "Architectures",
     "Description",
     "Tags",
@@ -44,6 +42,8 @@ const IGNORED: &[&str] = &[
     "RolePath",
 ];
 const HONOURED: &[&str] = &[
+    "Runtime",
+    "Handler",
     "CodeUri",
     "FunctionName",
     "Environment",
@@ -63,6 +63,11 @@ pub struct FunctionSpec {
     pub code_uri: PathBuf,
     /// `Metadata.BuildProperties.Binary`, when given.
     pub binary: Option<String>,
+    /// `Runtime` (`provided.al2023`, `python3.12`, …), when given.
+    pub runtime: Option<String>,
+    /// `Handler`, when given (`module.function` for Python; any text for
+    /// `provided` runtimes, which see it as `_HANDLER`).
+    pub handler: Option<String>,
     pub environment: BTreeMap<String, String>,
     pub timeout: Duration,
     pub memory_mb: u32,
@@ -114,6 +119,8 @@ pub(crate) fn build(
         None => base.to_owned(),
     };
     let binary = binary_name(id, metadata)?;
+    let runtime = text(props, "Runtime", &at)?;
+    let handler = text(props, "Handler", &at)?;
     let environment = environment(props.get("Environment"), &at)?;
     let number = |key: &str| -> Result<Option<u64>, TemplateError> {
         match props.get(key) {
@@ -142,12 +149,28 @@ pub(crate) fn build(
         arn,
         code_uri,
         binary,
+        runtime,
+        handler,
         environment,
         timeout,
         memory_mb,
         reserved_concurrency,
         events,
     })
+}
+
+/// A property that is a string, if given.
+fn text(
+    props: &serde_json::Map<String, Value>,
+    key: &str,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<String>, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => scalar_string(v)
+            .map(Some)
+            .ok_or_else(|| invalid(at(key), "must be a string")),
+    }
 }
 
 /// `Metadata.BuildProperties.Binary`. The rest of `Metadata` (build settings, tool

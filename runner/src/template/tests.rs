@@ -33,6 +33,8 @@ Parameters:
 Globals:
   Function:
     Timeout: 5
+    Runtime: provided.al2023
+    Handler: bootstrap
     MemorySize: !Ref Size
     Environment: { Variables: { SHARED: one, STAGE: !Ref Stage } }
 Resources:
@@ -42,6 +44,7 @@ Resources:
     Properties:
       CodeUri: functions/api
       Timeout: 9
+      Handler: !Sub "${Stage}.handler"
       ReservedConcurrentExecutions: 3
       Environment:
         Variables:
@@ -66,6 +69,8 @@ fn globals_parameters_and_substitutions_are_resolved() {
     assert_eq!(f.memory_mb, 512);
     assert_eq!(f.reserved_concurrency, Some(3));
     assert_eq!(f.binary.as_deref(), Some("api-bin"));
+    assert_eq!(f.runtime.as_deref(), Some("provided.al2023"));
+    assert_eq!(f.handler.as_deref(), Some("prod.handler"));
     assert_eq!(f.code_uri, Path::new("/srv/app/functions/api"));
     assert_eq!(f.environment["SHARED"], "one");
     assert_eq!(f.environment["STAGE"], "prod-eu-west-1");

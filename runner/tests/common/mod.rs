@@ -223,7 +223,20 @@ impl Drop for Runner {
 
 /// Runs the runner expecting it to refuse the template; returns its stderr.
 pub fn start_failure(template_name: &str) -> String {
-    let output = command(template_name, &[]).output().expect("runner runs");
+    start_failure_with(template_name, &[], &[])
+}
+
+/// Like [`start_failure`], with these variables in the runner's environment.
+pub fn start_failure_with_env(template_name: &str, env: &[(&str, &str)]) -> String {
+    start_failure_with(template_name, &[], env)
+}
+
+/// Like [`start_failure`], with `extra` flags and these variables.
+pub fn start_failure_with(template_name: &str, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let output = command(template_name, extra)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runner runs");
     assert!(
         !output.status.success(),
         "the runner accepted {template_name}"
