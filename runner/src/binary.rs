@@ -37,11 +37,7 @@ pub fn locate(
     kind: BuildKind,
 ) -> Result<PathBuf, MissingBinary> {
     let crate_name = crate_name(&spec.code_uri);
-    let bin = spec
-        .binary
-        .clone()
-        .or_else(|| crate_name.clone())
-        .unwrap_or_else(|| spec.logical_id.clone());
+    let bin = bin_name(spec);
     let target = match target_dir {
         Some(dir) => dir.to_owned(),
         None => match std::env::var_os("CARGO_TARGET_DIR") {
@@ -101,6 +97,15 @@ pub fn locate(
     }
 }
 
+/// The name of `spec`'s cargo binary: `Metadata.BuildProperties.Binary`, else
+/// the `[package] name` of the crate at `CodeUri`, else the logical id.
+pub fn bin_name(spec: &FunctionSpec) -> String {
+    spec.binary
+        .clone()
+        .or_else(|| crate_name(&spec.code_uri))
+        .unwrap_or_else(|| spec.logical_id.clone())
+}
+
 /// The `[package] name` of the crate at `dir`, if there is one.
 fn crate_name(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
@@ -119,7 +124,7 @@ fn crate_name(dir: &Path) -> Option<String> {
 }
 
 /// The nearest folder at or above `dir` whose Cargo.toml declares a workspace; else `dir`.
-fn workspace_root(dir: &Path) -> PathBuf {
+pub fn workspace_root(dir: &Path) -> PathBuf {
     let absolute = std::fs::canonicalize(dir)
         .or_else(|_| std::path::absolute(dir))
         .unwrap_or_else(|_| dir.to_owned());

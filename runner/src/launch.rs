@@ -63,8 +63,17 @@ fn is_python(runtime: &str) -> bool {
         .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether `spec` runs as a cargo binary (no `bootstrap` of its own and a
+/// `provided` runtime or none), which `--watch` rebuilds with cargo.
+pub fn is_cargo(spec: &FunctionSpec, build_dir: Option<&Path>) -> bool {
+    matches!(
+        spec.runtime.as_deref(),
+        None | Some("provided.al2023" | "provided.al2" | "provided")
+    ) && !code_folder(spec, build_dir).join("bootstrap").is_file()
+}
+
 /// `DIR/<LogicalId>` under `--build-dir` when it exists, else `CodeUri`.
-fn code_folder(spec: &FunctionSpec, build_dir: Option<&Path>) -> PathBuf {
+pub fn code_folder(spec: &FunctionSpec, build_dir: Option<&Path>) -> PathBuf {
     match build_dir.map(|dir| dir.join(&spec.logical_id)) {
         Some(built) if built.is_dir() => built,
         _ => spec.code_uri.clone(),

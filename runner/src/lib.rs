@@ -20,3 +20,4 @@ pub mod output;
 pub mod secrets;
 pub mod setup;
 pub mod template;
+pub mod watch;

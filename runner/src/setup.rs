@@ -2,43 +2,77 @@
 //! function a pool that starts its binary with the environment Lambda would give
 //! it.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::binary::BuildKind;
+use crate::gateway::Served;
 use crate::gateway::routes::Routes;
 use crate::lambda::Supervisor;
 use crate::lambda::instance::Runtime;
 use crate::lambda::pool::{Limits, Pool};
 use crate::launch::{self, Sources};
 use crate::secrets::{self, Secrets};
-use crate::template::{FunctionSpec, Template};
+use crate::template::{self, FunctionSpec, Settings, Template};
 
-/// How the functions of a template are run.
-pub struct Options<'a> {
+/// Everything needed to serve a template, kept so that `--watch` can load it
+/// again after an edit.
+pub struct Config {
+    /// The SAM template, and what its parameters and pseudo parameters resolve to.
+    pub template: PathBuf,
+    pub settings: Settings,
     /// Where cargo's outputs are (`--target-dir`), and which build to run.
-    pub target_dir: Option<&'a Path>,
+    pub target_dir: Option<PathBuf>,
     pub binaries: BuildKind,
     /// `--build-dir`: a `sam build` output, whose `<LogicalId>/bootstrap` wins.
-    pub build_dir: Option<&'a Path>,
-    pub region: &'a str,
+    pub build_dir: Option<PathBuf>,
     /// `--env-file`: every function gets these variables.
-    pub shared_env: &'a [(String, String)],
+    pub shared_env: Vec<(String, String)>,
     /// `--secrets-file`: what the template's dynamic references resolve to.
-    pub secrets: &'a Secrets,
-    /// The pool limits, given a function's reserved concurrency.
-    pub limits: &'a dyn Fn(Option<u32>) -> Limits,
+    pub secrets: Secrets,
+    /// The pool limits of a function without reserved concurrency.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Where the runner looks for each function's code.
+    pub fn sources(&self) -> Sources<'_> {
+        Sources {
+            target_dir: self.target_dir.as_deref(),
+            binaries: self.binaries,
+            build_dir: self.build_dir.as_deref(),
+        }
+    }
+
+    /// Reads the template.
+    pub fn read_template(&self) -> anyhow::Result<Template> {
+        template::load(&self.template, &self.settings)
+            .with_context(|| format!("template {}", self.template.display()))
+    }
+
+    /// The pool limits of a function, given its reserved concurrency.
+    fn limits(&self, reserved: Option<u32>) -> Limits {
+        Limits {
+            concurrency: reserved.map_or(self.limits.concurrency, |n| n as usize),
+            ..self.limits
+        }
+    }
 }
 
 /// The routes of a template and a pool per function (in the template's order),
-/// or every reason the template cannot be served.
+/// or every reason the template cannot be served. A pool of `reuse` whose
+/// function runs exactly as before (same program, arguments, folder,
+/// environment, timeout and limits) is kept, with its warm instances, unless its
+/// function is in `restart`.
 pub fn serve(
     template: &Template,
-    options: &Options<'_>,
+    config: &Config,
     supervisor: &Arc<Supervisor>,
-) -> anyhow::Result<(Routes, Vec<Arc<Pool>>)> {
+    reuse: &[Arc<Pool>],
+    restart: &[String],
+) -> anyhow::Result<Served> {
     let mut routes = Routes::default();
     let mut pools = Vec::new();
     let mut missing = Vec::new();
@@ -48,20 +82,14 @@ pub fn serve(
                 anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
             })?;
         }
-        let sources = Sources {
-            target_dir: options.target_dir,
-            binaries: options.binaries,
-            build_dir: options.build_dir,
-        };
-        let launch = match launch::launch(spec, sources) {
+        let launch = match launch::launch(spec, config.sources()) {
             Ok(launch) => launch,
             Err(why) => {
                 missing.push(why);
                 continue;
             }
         };
-        let environment = environment(spec, &launch, options)?;
-        tracing::info!(function = %spec.logical_id, kind = launch.kind, program = %launch.program.display(), "function ready to start on demand");
+        let environment = environment(spec, &launch, config)?;
         let runtime = Runtime {
             name: spec.logical_id.clone(),
             program: launch.program,
@@ -71,16 +99,21 @@ pub fn serve(
             timeout: spec.timeout,
             arn: spec.arn.as_str().into(),
         };
-        pools.push(Pool::new(
-            runtime,
-            (options.limits)(spec.reserved_concurrency),
-            Arc::clone(supervisor),
-        ));
+        let limits = config.limits(spec.reserved_concurrency);
+        let kept = reuse.iter().find(|pool| {
+            pool.runtime == runtime && pool.limits() == limits && !restart.contains(&runtime.name)
+        });
+        if let Some(pool) = kept {
+            pools.push(Arc::clone(pool));
+            continue;
+        }
+        tracing::info!(function = %spec.logical_id, kind = launch.kind, program = %runtime.program.display(), "function ready to start on demand");
+        pools.push(Pool::new(runtime, limits, Arc::clone(supervisor)));
     }
     if !missing.is_empty() {
         bail!("{}", missing.join("\n"));
     }
-    Ok((routes, pools))
+    Ok(Served { routes, pools })
 }
 
 /// What Lambda sets, then the function's own variables (its secrets resolved),
@@ -88,7 +121,7 @@ pub fn serve(
 fn environment(
     spec: &FunctionSpec,
     launch: &launch::Launch,
-    options: &Options<'_>,
+    config: &Config,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut environment = vec![
         (
@@ -112,18 +145,21 @@ fn environment(
             "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
             "on-demand".to_owned(),
         ),
-        ("AWS_REGION".to_owned(), options.region.to_owned()),
-        ("AWS_DEFAULT_REGION".to_owned(), options.region.to_owned()),
+        ("AWS_REGION".to_owned(), config.settings.region.to_owned()),
+        (
+            "AWS_DEFAULT_REGION".to_owned(),
+            config.settings.region.to_owned(),
+        ),
         ("TZ".to_owned(), ":UTC".to_owned()),
     ];
     environment.extend(launch.environment.iter().cloned());
     for (name, value) in &spec.environment {
-        let value = options.secrets.resolve(value).map_err(|why| {
+        let value = config.secrets.resolve(value).map_err(|why| {
             anyhow::anyhow!("resource {}, variable {name}: {why}", spec.logical_id)
         })?;
         environment.push((name.clone(), value));
     }
-    environment.extend(options.shared_env.iter().cloned());
+    environment.extend(config.shared_env.iter().cloned());
     if let Some((name, _)) = environment
         .iter()
         .find(|(_, value)| secrets::is_unresolved(value))

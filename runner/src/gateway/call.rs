@@ -18,7 +18,7 @@ use super::client::Caller;
 use super::log::InvocationLog;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
-use super::{App, MAX_EVENT_BYTES, event, response};
+use super::{App, MAX_EVENT_BYTES, Served, event, response};
 use crate::body;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
@@ -35,7 +35,10 @@ pub(super) async fn handle(
     let started = Instant::now();
     let request_id = crate::ids::request_id();
     let problem = |p: Problem, close: bool| {
-        let response = finish(p.render(&request_id, &app.problem_type_base), &request_id);
+        let response = finish(
+            p.render(&request_id, &app.settings.problem_type_base),
+            &request_id,
+        );
         Ok(if close {
             close_connection(response)
         } else {
@@ -44,7 +47,8 @@ pub(super) async fn handle(
     };
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
-    let (route, params) = match route(&app, &req, &method, &raw_path) {
+    let served = app.served();
+    let (route, params) = match route(&served, &req, &method, &raw_path) {
         Ok(found) => found,
         Err(refused) => return problem(refused, false),
     };
@@ -53,7 +57,12 @@ pub(super) async fn handle(
         Ok(body) => body,
         Err((refused, close)) => return problem(refused, close),
     };
-    let caller = Caller::of(peer.ip(), app.port, &parts.headers, &app.trusted_proxies);
+    let caller = Caller::of(
+        peer.ip(),
+        app.settings.port,
+        &parts.headers,
+        &app.settings.trusted_proxies,
+    );
     let request = event::Request {
         method: &method,
         raw_path: &raw_path,
@@ -61,10 +70,10 @@ pub(super) async fn handle(
         headers: &parts.headers,
         body: &body.0,
         caller: &caller,
-        domain_name: &app.domain_name,
+        domain_name: &app.settings.domain_name,
         request_id: &request_id,
         received,
-        account_id: &app.account_id,
+        account_id: &app.settings.account_id,
     };
     let event = match event::build(&request, route, &params, MAX_EVENT_BYTES) {
         Ok(event) => Bytes::from(event),
@@ -73,7 +82,7 @@ pub(super) async fn handle(
     drop(body);
     let call = Call {
         app: &app,
-        pool: &app.pools[route.function],
+        pool: &served.pools[route.function],
         request_id,
         method,
         raw_path,
@@ -87,7 +96,7 @@ pub(super) async fn handle(
 /// The route a request takes, or why it has none: an asterisk-form target, an
 /// unknown path or method, or a `Host` no API Gateway endpoint could serve.
 fn route<'a>(
-    app: &'a App,
+    served: &'a Served,
     req: &Request<Incoming>,
     method: &str,
     raw_path: &str,
@@ -98,7 +107,7 @@ fn route<'a>(
     if !raw_path.starts_with('/') {
         return Err(Problem::BadTarget);
     }
-    let found = match app.routes.lookup(method, raw_path) {
+    let found = match served.routes.lookup(method, raw_path) {
         Lookup::Found(route, params) => (route, params),
         Lookup::MethodNotAllowed(allowed) => return Err(Problem::MethodNotAllowed(allowed)),
         Lookup::NotFound => return Err(Problem::NotFound),
@@ -130,9 +139,9 @@ async fn read_body(
         &mut body,
         MAX_EVENT_BYTES,
         MAX_EVENT_BYTES,
-        Some(&app.body_budget),
+        Some(&app.settings.body_budget),
     );
-    match tokio::time::timeout(app.body_timeout, reading).await {
+    match tokio::time::timeout(app.settings.body_timeout, reading).await {
         Ok((body::Read::Complete(read), lease)) => Ok((read, lease)),
         Ok((body::Read::TooLarge, _)) => {
             body::linger(body, headers);
@@ -140,7 +149,7 @@ async fn read_body(
         }
         // The client broke off: nobody will read this answer.
         Ok((body::Read::Broken, _)) => Err((Problem::BodyBroken, false)),
-        Err(_) => Err((Problem::BodyTimeout(app.body_timeout), false)),
+        Err(_) => Err((Problem::BodyTimeout(app.settings.body_timeout), false)),
     }
 }
 
@@ -176,7 +185,7 @@ impl Call<'_> {
             let request_id = self.request_id.clone();
             tokio::spawn(async move { pool.invoke(admission, request_id, event, trace).await })
         };
-        let limit = self.app.integration_timeout;
+        let limit = self.app.settings.integration_timeout;
         match tokio::time::timeout(limit, invocation).await {
             Ok(Ok(invoked)) => invoked,
             Ok(Err(_)) => Invoked {
@@ -208,7 +217,7 @@ impl Call<'_> {
             if let Some(cause) = p.cause() {
                 tracing::warn!(function = %function, request_id = %request_id, %cause, status = p.status().as_u16(), "invocation failed");
             }
-            p.render(&request_id, &app.problem_type_base)
+            p.render(&request_id, &app.settings.problem_type_base)
         });
         let response = finish(response, &request_id);
         let line = InvocationLog {

@@ -13,7 +13,7 @@ mod stall;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -32,10 +32,16 @@ use crate::net::accept;
 /// refused once it alone is over it, and otherwise once its event is.
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
-/// Everything a request needs.
-pub struct App {
+/// What is served now: the routes, and a pool per function they name. `--watch`
+/// replaces it whole; requests already running keep the one they started with,
+/// so they finish on the instances they were given.
+pub struct Served {
     pub routes: Routes,
     pub pools: Vec<Arc<Pool>>,
+}
+
+/// How the gateway treats clients: fixed while the runner runs.
+pub struct Settings {
     pub problem_type_base: String,
     pub account_id: String,
     /// The gateway's name for itself, as `requestContext.domainName` tells functions:
@@ -62,6 +68,32 @@ pub struct App {
     pub write_timeout: std::time::Duration,
 }
 
+/// Everything a request needs.
+pub struct App {
+    served: RwLock<Arc<Served>>,
+    pub settings: Settings,
+}
+
+impl App {
+    /// An app serving `served`, with the gateway's settings.
+    pub fn new(served: Served, settings: Settings) -> App {
+        App {
+            served: RwLock::new(Arc::new(served)),
+            settings,
+        }
+    }
+
+    /// What is served now.
+    pub fn served(&self) -> Arc<Served> {
+        Arc::clone(&self.served.read().expect("lock"))
+    }
+
+    /// Serves `served` from the next request on, and hands back what was served.
+    pub fn replace(&self, served: Served) -> Arc<Served> {
+        std::mem::replace(&mut *self.served.write().expect("lock"), Arc::new(served))
+    }
+}
+
 /// Accepts connections until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
@@ -69,7 +101,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections.max(1)));
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        app.settings.max_connections.max(1),
+    ));
     let per_client = Arc::new(PerClient::default());
     loop {
         // At the cap, stop accepting: new clients wait in the kernel's backlog.
@@ -87,10 +121,15 @@ pub async fn serve(
         // One address may not hold every slot: past its share, its connections are
         // closed at once, and everyone else is still served.
         // A trusted proxy carries everyone's connections: it is not one client.
-        let cap = if app.trusted_proxies.iter().any(|p| p.contains(peer.ip())) {
+        let cap = if app
+            .settings
+            .trusted_proxies
+            .iter()
+            .any(|p| p.contains(peer.ip()))
+        {
             usize::MAX
         } else {
-            app.max_connections_per_client
+            app.settings.max_connections_per_client
         };
         let Some(share) = per_client.enter(client_block(peer.ip()), cap) else {
             tracing::debug!(client = %peer.ip(), "connection closed: too many from this address");
@@ -101,8 +140,8 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let _share = share;
-            let header_timeout = app.header_timeout;
-            let stream = WriteStall::new(stream, app.write_timeout);
+            let header_timeout = app.settings.header_timeout;
+            let stream = WriteStall::new(stream, app.settings.write_timeout);
             let service = service_fn(move |req| call::handle(app.clone(), peer, req));
             let _ = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())

@@ -40,7 +40,7 @@ pub struct Invoked {
 }
 
 /// Limits shared by every pool.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub concurrency: usize,
     pub queue_size: usize,
@@ -95,6 +95,11 @@ impl Pool {
         });
         tokio::spawn(reap(Arc::downgrade(&pool), limits.idle_timeout));
         pool
+    }
+
+    /// The pool's limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Takes one of the pool's places, waiting in the queue (at most `queue_timeout`)
@@ -178,6 +183,14 @@ impl Pool {
             };
             return Invoked { result, init };
         }
+    }
+
+    /// Starts one instance and keeps it idle for the first invocation; the
+    /// error is why it did not start.
+    pub async fn warm(&self) -> Result<(), String> {
+        let (instance, _) = self.start().await?;
+        self.idle.lock().expect("lock").push(instance);
+        Ok(())
     }
 
     async fn start(&self) -> Result<(Instance, Duration), String> {

@@ -19,7 +19,7 @@ use super::supervisor::Supervisor;
 use crate::output::{self, Stream};
 
 /// How to run one function.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Runtime {
     /// The template's logical id, used in logs and errors.
     pub name: String,
