@@ -111,6 +111,18 @@ pub(crate) struct Args {
     /// Which build output supplies the binaries (newest: whichever was built last).
     #[arg(long, value_enum, default_value_t = BuildKind::Newest)]
     pub(crate) binaries: BuildKind,
+    /// Port of the operations listener, which serves Lambda's Invoke API
+    /// (`POST /2015-03-31/functions/{name}/invocations`); off unless given; 0 picks one.
+    #[arg(long, value_name = "N")]
+    pub(crate) ops_port: Option<u16>,
+    /// Address of the operations listener. It reaches any function directly,
+    /// bypassing the routes: keep it on loopback.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub(crate) ops_host: String,
+    /// The wait before the first retry of a failed asynchronous (`Event`)
+    /// invocation; the second waits twice as long (Lambda: 1 and 2 minutes).
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub(crate) async_retry_delay: Duration,
     /// Watch the functions' sources and the template: rebuild what changed (with
     /// cargo, in the profile served: debug unless --binaries release) and serve it,
     /// letting requests in flight finish on the old instances.

@@ -39,6 +39,16 @@ pub fn trace_parts() -> (String, String) {
     (hex[..24].to_owned(), hex[16..].to_owned())
 }
 
+/// An X-Ray style trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
+pub fn trace_id(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (root, parent) = trace_parts();
+    format!("Root=1-{secs:08x}-{root};Parent={parent};Sampled=0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod lambda;
 pub mod launch;
 mod net;
+pub mod ops;
 pub mod output;
 pub mod secrets;
 pub mod setup;

@@ -10,7 +10,7 @@ use clap::Parser;
 use cli::{Args, LogFormat, listening_domain};
 use runner::gateway::{self, App};
 use runner::lambda::Supervisor;
-use runner::setup;
+use runner::{ops, setup};
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -57,6 +57,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(%domain_name, "functions see this as the API's domain name");
     let settings = args.gateway_settings(domain_name, address.port());
     let app = Arc::new(App::new(served, settings));
+    if let Some(port) = args.ops_port {
+        let listener = tokio::net::TcpListener::bind((args.ops_host.as_str(), port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{port}", args.ops_host))?;
+        tracing::info!("operations listening on http://{}", listener.local_addr()?);
+        let settings = ops::Settings {
+            retries: ops::AsyncRetries {
+                attempts: 2,
+                delay: args.async_retry_delay,
+            },
+        };
+        tokio::spawn(ops::serve(
+            listener,
+            Arc::clone(&app),
+            settings,
+            std::future::pending(),
+        ));
+    }
     if args.watch {
         tokio::spawn(runner::watch::run(
             Arc::clone(&app),

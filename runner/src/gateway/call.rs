@@ -89,7 +89,7 @@ pub(super) async fn handle(
         started,
         payload: route.payload,
     };
-    let invoked = call.invoke(event, trace_id(received)).await;
+    let invoked = call.invoke(event, crate::ids::trace_id(received)).await;
     Ok(call.answer(invoked))
 }
 
@@ -173,29 +173,21 @@ impl Call<'_> {
     async fn invoke(&self, event: Bytes, trace: String) -> Invoked {
         let admission = match self.pool.admit().await {
             Ok(admission) => admission,
-            Err(e) => {
-                return Invoked {
-                    result: Err(e),
-                    init: None,
-                };
-            }
+            Err(e) => return Invoked::failed(e),
         };
         let invocation = {
             let pool = Arc::clone(self.pool);
             let request_id = self.request_id.clone();
-            tokio::spawn(async move { pool.invoke(admission, request_id, event, trace).await })
+            tokio::spawn(async move {
+                pool.invoke(admission, request_id, event, trace, false)
+                    .await
+            })
         };
         let limit = self.app.settings.integration_timeout;
         match tokio::time::timeout(limit, invocation).await {
             Ok(Ok(invoked)) => invoked,
-            Ok(Err(_)) => Invoked {
-                result: Err(PoolError::Crashed("was lost".into())),
-                init: None,
-            },
-            Err(_) => Invoked {
-                result: Err(PoolError::IntegrationTimeout(limit)),
-                init: None,
-            },
+            Ok(Err(_)) => Invoked::failed(PoolError::Crashed("was lost".into())),
+            Err(_) => Invoked::failed(PoolError::IntegrationTimeout(limit)),
         }
     }
 
@@ -317,14 +309,4 @@ fn finish(response: Response<Bytes>, request_id: &str) -> Response<Full<Bytes>> 
         response.headers_mut().insert("apigw-requestid", v);
     }
     response
-}
-
-/// An X-Ray style trace header, as Lambda passes in `Lambda-Runtime-Trace-Id`.
-fn trace_id(at: SystemTime) -> String {
-    let secs = at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (root, parent) = crate::ids::trace_parts();
-    format!("Root=1-{secs:08x}-{root};Parent={parent};Sampled=0")
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::invocation::{Invocation, Outcome, Phase};
 pub use super::process::Runtime;
-use super::process::{command, forward, watch_process};
+use super::process::{Tap, command, forward, watch_process};
 use super::runtime_api::{self, Channel};
 use super::supervisor::Supervisor;
 use crate::output::Stream;
@@ -36,6 +36,8 @@ pub struct Instance {
     _kill: oneshot::Sender<()>,
     server: JoinHandle<()>,
     pub last_used: Instant,
+    /// What it prints, for an invocation that asks for its log tail.
+    pub tap: Arc<Tap>,
 }
 
 impl Drop for Instance {
@@ -69,11 +71,14 @@ impl Instance {
         };
         let pid = child.id().unwrap_or_default();
         channel.owner.send_replace(Some(pid));
+        let tap = Arc::new(Tap::default());
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(forward(out, format!("[{}] ", runtime.name), Stream::Stdout));
+            let prefix = format!("[{}] ", runtime.name);
+            tokio::spawn(forward(out, prefix, Stream::Stdout, Arc::clone(&tap)));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(forward(err, format!("[{}] ", runtime.name), Stream::Stderr));
+            let prefix = format!("[{}] ", runtime.name);
+            tokio::spawn(forward(err, prefix, Stream::Stderr, Arc::clone(&tap)));
         }
         let (kill, killed) = oneshot::channel::<()>();
         supervisor.live.fetch_add(1, Ordering::SeqCst);
@@ -91,6 +96,7 @@ impl Instance {
             _kill: kill,
             server,
             last_used: Instant::now(),
+            tap,
         };
         instance.wait_until_ready(init_timeout).await?;
         instance.last_used = Instant::now();

@@ -4,7 +4,7 @@
 //! back; it never calls into the gateway.
 
 pub mod instance;
-pub(crate) mod invocation;
+pub mod invocation;
 mod peer;
 pub mod pool;
 mod process;

@@ -37,6 +37,22 @@ pub struct Invoked {
     pub result: Result<Outcome, PoolError>,
     /// The start-up time, when this invocation started a new instance.
     pub init: Option<Duration>,
+    /// The last 4 KB the instance printed during it, when asked for.
+    pub log: Option<Vec<u8>>,
+    /// How long the instance worked on it, when it ran.
+    pub ran: Option<Duration>,
+}
+
+impl Invoked {
+    /// An invocation that did not run.
+    pub fn failed(error: PoolError) -> Invoked {
+        Invoked {
+            result: Err(error),
+            init: None,
+            log: None,
+            ran: None,
+        }
+    }
 }
 
 /// Limits shared by every pool.
@@ -126,19 +142,18 @@ impl Pool {
         }
     }
 
-    /// Runs one invocation on a free instance, starting one if none is idle.
+    /// Runs one invocation on a free instance, starting one if none is idle;
+    /// with `tail`, keeps what the instance prints meanwhile.
     pub async fn invoke(
         &self,
         admission: Admission,
         request_id: String,
         event: Bytes,
         trace_id: String,
+        tail: bool,
     ) -> Invoked {
         let _permit = admission;
-        let failed = |e| Invoked {
-            result: Err(e),
-            init: None,
-        };
+        let failed = Invoked::failed;
         // An instance can exit between two invocations (it crashed after answering,
         // say) before the pool notices; an invocation it never took runs on another.
         let mut attempts = 0;
@@ -156,6 +171,10 @@ impl Pool {
                     Err(reason) => return failed(PoolError::InitFailed(reason)),
                 },
             };
+            if tail {
+                instance.tap.start();
+            }
+            let began = Instant::now();
             let result = instance
                 .invoke(
                     &self.runtime,
@@ -164,6 +183,15 @@ impl Pool {
                     trace_id.clone(),
                 )
                 .await;
+            let ran = Some(began.elapsed());
+            let log = if tail {
+                // The instance wrote its output before it answered, so it is in
+                // the pipes by now: a moment lets the readers take it in.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some(instance.tap.take())
+            } else {
+                None
+            };
             let result = match result {
                 Ok(outcome) => {
                     if instance.is_alive() {
@@ -181,7 +209,12 @@ impl Pool {
                 Err(Fault::Timeout) => Err(PoolError::Timeout),
                 Err(Fault::Crashed(reason)) => Err(PoolError::Crashed(reason)),
             };
-            return Invoked { result, init };
+            return Invoked {
+                result,
+                init,
+                log,
+                ran,
+            };
         }
     }
 

@@ -118,6 +118,40 @@ async fn stop(child: &mut tokio::process::Child, pid: u32) {
     let _ = child.kill().await;
 }
 
+/// How much of an invocation's output its log tail keeps (the Invoke API's
+/// `X-Amz-Log-Type: Tail` returns the last 4 KB, as Lambda does).
+const TAIL_BYTES: usize = 4 * 1024;
+
+/// What an instance prints while an invocation that asked for it runs.
+#[derive(Debug, Default)]
+pub struct Tap(std::sync::Mutex<Option<Vec<u8>>>);
+
+impl Tap {
+    /// Starts keeping what the instance prints.
+    pub fn start(&self) {
+        *self.0.lock().expect("lock") = Some(Vec::new());
+    }
+
+    /// Stops keeping, and hands back the last 4 KB kept.
+    pub fn take(&self) -> Vec<u8> {
+        let mut kept = self.0.lock().expect("lock").take().unwrap_or_default();
+        let cut = kept.len().saturating_sub(TAIL_BYTES);
+        kept.drain(..cut);
+        kept
+    }
+
+    fn record(&self, line: &[u8]) {
+        if let Some(kept) = self.0.lock().expect("lock").as_mut() {
+            kept.extend_from_slice(line);
+            // Bounded while it runs, too: only the end is ever returned.
+            if kept.len() > 4 * TAIL_BYTES {
+                let cut = kept.len() - TAIL_BYTES;
+                kept.drain(..cut);
+            }
+        }
+    }
+}
+
 /// The longest line forwarded as one; longer ones are split (CloudWatch Logs, too,
 /// splits events over 256 KB).
 const MAX_LINE: usize = 256 * 1024;
@@ -125,7 +159,12 @@ const MAX_LINE: usize = 256 * 1024;
 /// Copies a process's output line by line to ours, prefixed with the function's name.
 /// Bytes that are not UTF-8 are replaced rather than ending the copy, which would
 /// leave the process blocked on a full pipe.
-pub(super) async fn forward(stream: impl AsyncRead + Unpin, prefix: String, to: Stream) {
+pub(super) async fn forward(
+    stream: impl AsyncRead + Unpin,
+    prefix: String,
+    to: Stream,
+    tap: Arc<Tap>,
+) {
     let mut reader = BufReader::new(stream);
     let mut line = Vec::new();
     loop {
@@ -134,7 +173,9 @@ pub(super) async fn forward(stream: impl AsyncRead + Unpin, prefix: String, to: 
             return;
         }
         let text = String::from_utf8_lossy(&line);
-        let text = format!("{prefix}{}\n", text.trim_end_matches(['\n', '\r']));
+        let text = text.trim_end_matches(['\n', '\r']);
+        tap.record(format!("{text}\n").as_bytes());
+        let text = format!("{prefix}{text}\n");
         output::line(to, text.into_bytes()).await;
     }
 }

@@ -123,6 +123,14 @@ impl Runner {
         }
     }
 
+    /// The operations listener's base URL (the runner was started with
+    /// `--ops-port 0`).
+    pub async fn ops_url(&self) -> String {
+        let line = self.log_line("operations listening on http://").await;
+        let at = line.find("http://").unwrap();
+        line[at..].trim().to_owned()
+    }
+
     /// The runner's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1,0 +1,177 @@
+//! The operations listener (`--ops-port`, loopback unless `--ops-host` says
+//! otherwise): Lambda's Invoke API, which reaches a function's pool directly,
+//! bypassing the gateway, so it is never on the public port. Its error bodies
+//! are Lambda's (`{"Type": …, "message": …}` with `x-amzn-ErrorType`), so
+//! `aws lambda invoke --endpoint-url` and `cargo lambda invoke` read them.
+
+mod invoke;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::gateway::App;
+use invoke::error;
+
+pub use invoke::AsyncRetries;
+
+/// Connections the operations listener serves at once.
+const MAX_CONNECTIONS: usize = 256;
+/// The largest request body: Lambda's synchronous payload limit.
+const MAX_BODY: usize = 6 * 1024 * 1024;
+/// How long a client may take to send a request's headers, or its body.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the operations listener needs besides the app.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub retries: AsyncRetries,
+}
+
+/// Serves the operations API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let slot = tokio::select! {
+            slot = connections.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+            () = &mut shutdown => return,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "operations listener: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = service_fn(move |req| handle(Arc::clone(&app), settings, req));
+            let _ = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(CLIENT_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    app: Arc<App>,
+    settings: Settings,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let name = path
+        .strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+        .filter(|name| !name.is_empty() && !name.contains('/'));
+    let Some(name) = name else {
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            "the runner serves only POST /2015-03-31/functions/{name}/invocations here",
+        ));
+    };
+    if req.method() != http::Method::POST {
+        return Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UnknownOperationException",
+            "invoke with POST",
+        ));
+    }
+    let name = percent_decode(name);
+    let (parts, body) = req.into_parts();
+    let body =
+        match tokio::time::timeout(CLIENT_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => {
+                return Ok(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestTooLargeException",
+                    "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+                ));
+            }
+            Err(_) => {
+                return Ok(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestTimeoutException",
+                    "the request body did not arrive in time",
+                ));
+            }
+        };
+    let qualifier = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Qualifier="))
+        .map(percent_decode);
+    let call = invoke::Call {
+        name: &name,
+        qualifier: qualifier.as_deref(),
+        headers: &parts.headers,
+        payload: body,
+    };
+    Ok(invoke::invoke(&app, settings.retries, call).await)
+}
+
+/// `%XX` escapes decoded (a function name or ARN in a path has `:` escaped by
+/// some clients); what does not decode to UTF-8 stays as it was.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_in_names_are_decoded_and_broken_ones_kept() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3AEcho"),
+            "arn:aws:lambda:us-east-1:1:function:Echo"
+        );
+        assert_eq!(percent_decode("Echo%"), "Echo%");
+        assert_eq!(percent_decode("Echo%zz"), "Echo%zz");
+        assert_eq!(percent_decode("%ff"), "%ff");
+    }
+}
