@@ -123,6 +123,10 @@ pub(crate) struct Args {
     /// invocation; the second waits twice as long (Lambda: 1 and 2 minutes).
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     pub(crate) async_retry_delay: Duration,
+    /// Fire `rate()` schedules this many times as often (60 makes
+    /// `rate(1 minute)` fire every second); `cron()` schedules keep the clock.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) schedule_speed: u32,
     /// Watch the functions' sources and the template: rebuild what changed (with
     /// cargo, in the profile served: debug unless --binaries release) and serve it,
     /// letting requests in flight finish on the old instances.

@@ -57,17 +57,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(%domain_name, "functions see this as the API's domain name");
     let settings = args.gateway_settings(domain_name, address.port());
     let app = Arc::new(App::new(served, settings));
+    let retries = ops::AsyncRetries {
+        attempts: 2,
+        delay: args.async_retry_delay,
+    };
+    // Read and let go: whatever a request or a reload holds of what is
+    // served decides when old instances stop.
+    let scheduled = {
+        let served = app.served();
+        for (index, spec) in &served.schedules {
+            let function = &served.pools[*index].runtime.name;
+            tracing::info!(%function, schedule = %spec.name, expression = %spec.text, enabled = spec.enabled, "schedule");
+        }
+        !served.schedules.is_empty()
+    };
+    if scheduled || args.watch {
+        tokio::spawn(ops::schedule::run(
+            Arc::clone(&app),
+            retries,
+            args.schedule_speed,
+        ));
+    }
     if let Some(port) = args.ops_port {
         let listener = tokio::net::TcpListener::bind((args.ops_host.as_str(), port))
             .await
             .with_context(|| format!("cannot listen on {}:{port}", args.ops_host))?;
         tracing::info!("operations listening on http://{}", listener.local_addr()?);
-        let settings = ops::Settings {
-            retries: ops::AsyncRetries {
-                attempts: 2,
-                delay: args.async_retry_delay,
-            },
-        };
+        let settings = ops::Settings { retries };
         tokio::spawn(ops::serve(
             listener,
             Arc::clone(&app),

@@ -75,6 +75,7 @@ pub fn serve(
 ) -> anyhow::Result<Served> {
     let mut routes = Routes::default();
     let mut pools = Vec::new();
+    let mut schedules = Vec::new();
     let mut missing = Vec::new();
     for (index, spec) in template.functions.iter().enumerate() {
         for event in &spec.events {
@@ -99,6 +100,7 @@ pub fn serve(
             timeout: spec.timeout,
             arn: spec.arn.as_str().into(),
         };
+        schedules.extend(spec.schedules.iter().map(|s| (pools.len(), s.clone())));
         let limits = config.limits(spec.reserved_concurrency);
         let kept = reuse.iter().find(|pool| {
             pool.runtime == runtime && pool.limits() == limits && !restart.contains(&runtime.name)
@@ -113,7 +115,11 @@ pub fn serve(
     if !missing.is_empty() {
         bail!("{}", missing.join("\n"));
     }
-    Ok(Served { routes, pools })
+    Ok(Served {
+        routes,
+        pools,
+        schedules,
+    })
 }
 
 /// What Lambda sets, then the function's own variables (its secrets resolved),

@@ -38,6 +38,8 @@ pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 pub struct Served {
     pub routes: Routes,
     pub pools: Vec<Arc<Pool>>,
+    /// The functions' schedules, by index into `pools`.
+    pub schedules: Vec<(usize, crate::template::ScheduleSpec)>,
 }
 
 /// How the gateway treats clients: fixed while the runner runs.

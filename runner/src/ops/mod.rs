@@ -5,6 +5,8 @@
 //! `aws lambda invoke --endpoint-url` and `cargo lambda invoke` read them.
 
 mod invoke;
+mod outcome;
+pub mod schedule;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use tokio::net::TcpListener;
 use crate::gateway::App;
 use invoke::error;
 
-pub use invoke::AsyncRetries;
+pub use outcome::AsyncRetries;
 
 /// Connections the operations listener serves at once.
 const MAX_CONNECTIONS: usize = 256;

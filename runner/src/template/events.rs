@@ -50,7 +50,9 @@ pub(super) fn event_spec(
         other => {
             return Err(invalid(
                 at(".Type"),
-                format!("{other} events cannot be delivered by the runner (only HttpApi and Api)"),
+                format!(
+                    "{other} events cannot be delivered by the runner (only HttpApi, Api, Schedule and ScheduleV2)"
+                ),
             ));
         }
     };

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::error::{TemplateError, invalid};
 use super::events::{EventSpec, event_spec};
 use super::intrinsics::{Scope, scalar_string};
+use super::schedule::{ScheduleSpec, schedule_spec};
 
 pub(crate) const FUNCTION_TYPE: &str = "AWS::Serverless::Function";
 
@@ -73,6 +74,8 @@ pub struct FunctionSpec {
     pub memory_mb: u32,
     pub reserved_concurrency: Option<u32>,
     pub events: Vec<EventSpec>,
+    /// `Schedule` and `ScheduleV2` events.
+    pub schedules: Vec<ScheduleSpec>,
 }
 
 pub(crate) fn build(
@@ -134,15 +137,7 @@ pub(crate) fn build(
     let timeout = Duration::from_secs(number("Timeout")?.unwrap_or(3).clamp(1, 900));
     let memory_mb = number("MemorySize")?.unwrap_or(128).clamp(128, 10240) as u32;
     let reserved_concurrency = number("ReservedConcurrentExecutions")?.map(|n| n as u32);
-    let mut events = Vec::new();
-    if let Some(map) = props.get("Events") {
-        let map = map
-            .as_object()
-            .ok_or_else(|| invalid(at("Events"), "is not a mapping"))?;
-        for (event_name, event) in map {
-            events.push(event_spec(id, event_name, event, scope)?);
-        }
-    }
+    let (events, schedules) = events(id, props.get("Events"), scope, &at)?;
     Ok(FunctionSpec {
         logical_id: id.to_owned(),
         function_name,
@@ -156,7 +151,54 @@ pub(crate) fn build(
         memory_mb,
         reserved_concurrency,
         events,
+        schedules,
     })
+}
+
+/// The function's HTTP events and its schedules.
+fn events(
+    id: &str,
+    value: Option<&Value>,
+    scope: &Scope,
+    at: &dyn Fn(&str) -> String,
+) -> Result<(Vec<EventSpec>, Vec<ScheduleSpec>), TemplateError> {
+    let (mut events, mut schedules) = (Vec::new(), Vec::new());
+    let Some(map) = value else {
+        return Ok((events, schedules));
+    };
+    let map = map
+        .as_object()
+        .ok_or_else(|| invalid(at("Events"), "is not a mapping"))?;
+    for (event_name, event) in map {
+        let kind = event["Type"].as_str().unwrap_or_default();
+        if kind != "Schedule" && kind != "ScheduleV2" {
+            events.push(event_spec(id, event_name, event, scope)?);
+            continue;
+        }
+        let empty = serde_json::Map::new();
+        let props = event["Properties"].as_object().unwrap_or(&empty);
+        let pseudo = |key: &str| {
+            scope
+                .pseudo
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (region, account) = (pseudo("AWS::Region"), pseudo("AWS::AccountId"));
+        let rule_name = props
+            .get("Name")
+            .and_then(scalar_string)
+            .unwrap_or_else(|| format!("{}-{id}{event_name}", pseudo("AWS::StackName")));
+        let arn = if kind == "Schedule" {
+            format!("arn:aws:events:{region}:{account}:rule/{rule_name}")
+        } else {
+            format!("arn:aws:scheduler:{region}:{account}:schedule/default/{rule_name}")
+        };
+        let at_event = |key: &str| at(&format!("Events.{event_name}{key}"));
+        schedules.push(schedule_spec(kind, event_name, props, arn, &at_event)?);
+    }
+    Ok((events, schedules))
 }
 
 /// A property that is a string, if given.

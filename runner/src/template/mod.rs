@@ -4,12 +4,14 @@
 //! keys with no effect on one machine (IAM, tags, architectures …) are accepted and
 //! listed in the README.
 
+mod cron;
 mod error;
 mod events;
 mod function;
 mod globals;
 mod intrinsics;
 mod parameters;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +28,7 @@ use globals::{check_api_resource, globals, merge, without_ignored_globals};
 use intrinsics::{ResourceInfo, Scope, yaml_to_json};
 pub use parameters::Settings;
 use parameters::{parameters, pseudo_parameters};
+pub use schedule::{Expression, ScheduleSpec, scheduled_event};
 
 /// What the runner serves from a template.
 #[derive(Debug)]

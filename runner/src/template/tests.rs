@@ -543,3 +543,53 @@ Resources:
     assert_eq!(f.environment["KEPT"], "global");
     assert_eq!(f.environment["SWAPPED"], "eu-west-1");
 }
+
+#[test]
+fn schedules_are_read_and_what_cannot_run_is_an_error_naming_the_key() {
+    let template = |events: &str| {
+        format!(
+            "Resources:\n  Job:\n    Type: AWS::Serverless::Function\n    Properties:\n      \
+             CodeUri: job\n      Events:\n{events}"
+        )
+    };
+    let good = template(
+        "        Tick:\n          Type: Schedule\n          Properties:\n            \
+         Schedule: !Sub 'rate(${Minutes} minutes)'\n            Name: tick-rule\n",
+    );
+    let good = format!("Parameters:\n  Minutes: {{Type: Number, Default: 5}}\n{good}");
+    let t = load_text(&good, &[]).unwrap();
+    let schedule = &t.functions[0].schedules[0];
+    assert_eq!(schedule.text, "rate(5 minutes)");
+    assert_eq!(
+        schedule.arn,
+        "arn:aws:events:eu-west-1:111122223333:rule/tick-rule"
+    );
+    assert!(schedule.enabled && schedule.rule && schedule.input.is_none());
+    assert!(t.functions[0].events.is_empty());
+
+    let bad_cron = template(
+        "        Tick:\n          Type: Schedule\n          Properties:\n            \
+         Schedule: cron(0 12 L * ? *)\n",
+    );
+    let e = error(&bad_cron);
+    assert!(
+        e.contains("resource Job, key Events.Tick.Properties.Schedule"),
+        "{e}"
+    );
+    assert!(e.contains("not supported"), "{e}");
+    let zone = template(
+        "        Tick:\n          Type: ScheduleV2\n          Properties:\n            \
+         ScheduleExpression: rate(1 day)\n            ScheduleExpressionTimezone: Europe/Paris\n",
+    );
+    assert!(error(&zone).contains("only UTC"));
+    let input = template(
+        "        Tick:\n          Type: Schedule\n          Properties:\n            \
+         Schedule: rate(1 day)\n            Input: 'not json'\n",
+    );
+    assert!(error(&input).contains("key Events.Tick.Properties.Input"));
+    let unknown = template(
+        "        Tick:\n          Type: Schedule\n          Properties:\n            \
+         Schedule: rate(1 day)\n            Target: x\n",
+    );
+    assert!(error(&unknown).contains("key Events.Tick.Properties.Target"));
+}

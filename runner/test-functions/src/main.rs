@@ -2,7 +2,7 @@
 //!
 //! `BEHAVIOUR` (from the template) picks what happens at start-up: `echo` (default),
 //! `init-error` (reports `/init/error` and exits) or `init-exit` (exits before polling).
-//! `INIT_SLEEP_MS` delays start-up; a start fails with an init error while the file
+//! `PRINT_EVENTS` prints every event it gets. `INIT_SLEEP_MS` delays start-up; a start fails with an init error while the file
 //! `FAIL_INIT_WHILE_EXISTS` names exists. Per request, the query parameter `do` picks
 //! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
 //! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
@@ -51,6 +51,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let count = INVOCATIONS.fetch_add(1, Ordering::SeqCst) + 1;
+    if std::env::var_os("PRINT_EVENTS").is_some() {
+        println!("event: {}", event.payload);
+    }
     let query = &event.payload["queryStringParameters"];
     let param = |name: &str| query[name].as_str().map(str::to_owned);
     let behaviour = param("do");

@@ -1,0 +1,68 @@
+//! Fires the template's `Schedule` and `ScheduleV2` events on their `rate()` or
+//! `cron()`, as asynchronous invocations (retried as an `Event` invocation
+//! is). It follows what is served, so a `--watch` reload that adds, changes or
+//! removes a schedule takes effect at once; a changed schedule counts afresh.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use super::outcome::{AsyncRetries, asynchronous};
+use crate::gateway::App;
+use crate::template::{ScheduleSpec, scheduled_event};
+
+/// The longest the scheduler sleeps, so that a reload is seen within it.
+const LOOK_AGAIN: Duration = Duration::from_secs(1);
+
+/// Fires schedules until the runner stops; `speed` makes `rate()` schedules
+/// fire that many times as often.
+pub async fn run(app: Arc<App>, retries: AsyncRetries, speed: u32) {
+    // (function, event) → the schedule as last seen, and when it fires next.
+    let mut next: HashMap<(String, String), (ScheduleSpec, Option<OffsetDateTime>)> =
+        HashMap::new();
+    loop {
+        let served = app.served();
+        let now = OffsetDateTime::now_utc();
+        let mut earliest = now + LOOK_AGAIN;
+        let mut seen = Vec::new();
+        for (index, spec) in served.schedules.iter().filter(|(_, s)| s.enabled) {
+            let pool = &served.pools[*index];
+            let key = (pool.runtime.name.clone(), spec.name.clone());
+            let entry = next
+                .entry(key.clone())
+                .or_insert_with(|| (spec.clone(), spec.expression.next(now, speed)));
+            if entry.0 != *spec {
+                *entry = (spec.clone(), spec.expression.next(now, speed));
+            }
+            seen.push(key);
+            let Some(due) = entry.1 else { continue };
+            if due <= now {
+                let request_id = crate::ids::request_id();
+                let event = scheduled_event(spec, due, &uuid::Uuid::new_v4().to_string());
+                tracing::info!(function = %pool.runtime.name, schedule = %spec.name, expression = %spec.text, %request_id, "schedule fired");
+                tokio::spawn(asynchronous(
+                    Arc::clone(pool),
+                    request_id,
+                    Bytes::from(event),
+                    retries,
+                ));
+                // Times missed while the machine slept are not made up.
+                entry.1 = match spec.expression.next(due, speed) {
+                    Some(n) if n <= now => spec.expression.next(now, speed),
+                    other => other,
+                };
+            }
+            if let Some(due) = entry.1 {
+                earliest = earliest.min(due);
+            }
+        }
+        next.retain(|key, _| seen.contains(key));
+        drop(served);
+        let wait = (earliest - OffsetDateTime::now_utc())
+            .clamp(time::Duration::milliseconds(5), time::Duration::seconds(1));
+        tokio::time::sleep(wait.unsigned_abs()).await;
+    }
+}
