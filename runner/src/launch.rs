@@ -131,14 +131,7 @@ fn python(spec: &FunctionSpec, runtime: &str, task_root: PathBuf) -> Result<Laun
     let python = on_path("python3").ok_or_else(|| {
         format!("function {id}: {runtime} needs `python3` on PATH, and it is not there")
     })?;
-    let importable = std::process::Command::new(&python)
-        .args(["-c", "import awslambdaric"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !importable {
+    if !imports_awslambdaric(&python) {
         return Err(format!(
             "function {id}: {runtime} runs with AWS's runtime interface client, which {} cannot \
              import; install it with `{} -m pip install awslambdaric` (or activate a venv that has it)",
@@ -165,6 +158,27 @@ fn python(spec: &FunctionSpec, runtime: &str, task_root: PathBuf) -> Result<Laun
         environment,
         kind: "python (awslambdaric)",
     })
+}
+
+/// Whether `python` can import awslambdaric. A yes is remembered, so that a
+/// `--watch` reload does not ask again; a no is asked again, so that installing
+/// it and reloading works.
+fn imports_awslambdaric(python: &Path) -> bool {
+    static KNOWN: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    if KNOWN.lock().expect("lock").iter().any(|p| p == python) {
+        return true;
+    }
+    let importable = std::process::Command::new(python)
+        .args(["-c", "import awslambdaric"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if importable {
+        KNOWN.lock().expect("lock").push(python.to_owned());
+    }
+    importable
 }
 
 /// What Lambda sets for every runtime about the code itself.

@@ -41,7 +41,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!(resource = %id, r#type = %kind, "not a function: the runner does not provide it");
     }
     let supervisor = Supervisor::new();
-    let served = setup::serve(&template, &config, &supervisor, &[], &[])?;
+    let snapshots = args.watch.then(|| runner::watch::snapshots(1));
+    let served = setup::serve(
+        &template,
+        &config,
+        &supervisor,
+        &[],
+        &[],
+        snapshots.as_deref(),
+    )?;
     for route in served.routes.iter() {
         tracing::info!(route = %route.route_key, function = %template.functions[route.function].logical_id, "route");
     }
@@ -61,35 +69,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         attempts: 2,
         delay: args.async_retry_delay,
     };
-    // Read and let go: whatever a request or a reload holds of what is
-    // served decides when old instances stop.
-    let scheduled = {
-        let served = app.served();
-        for (index, spec) in &served.schedules {
-            let function = &served.pools[*index].runtime.name;
-            tracing::info!(%function, schedule = %spec.name, expression = %spec.text, enabled = spec.enabled, "schedule");
-        }
-        !served.schedules.is_empty()
-    };
-    if scheduled || args.watch {
-        tokio::spawn(ops::schedule::run(
-            Arc::clone(&app),
-            retries,
-            args.schedule_speed,
-        ));
-    }
+    start_schedules(&app, retries, args.schedule_speed, args.watch);
     if let Some(port) = args.ops_port {
-        let listener = tokio::net::TcpListener::bind((args.ops_host.as_str(), port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{port}", args.ops_host))?;
-        tracing::info!("operations listening on http://{}", listener.local_addr()?);
-        let settings = ops::Settings { retries };
-        tokio::spawn(ops::serve(
-            listener,
-            Arc::clone(&app),
-            settings,
-            std::future::pending(),
-        ));
+        start_ops(&args.ops_host, port, &app, retries).await?;
     }
     if args.watch {
         tokio::spawn(runner::watch::run(
@@ -102,6 +84,48 @@ async fn run(args: Args) -> anyhow::Result<()> {
     gateway::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down; stopping every instance");
     supervisor.stop_all(Duration::from_secs(3)).await;
+    if args.watch {
+        runner::watch::forget_snapshots();
+    }
+    Ok(())
+}
+
+/// Fires the template's schedules, when it has any (or may have, after a
+/// `--watch` reload).
+fn start_schedules(app: &Arc<App>, retries: ops::AsyncRetries, speed: u32, watch: bool) {
+    // Read and let go: whatever a request or a reload holds of what is
+    // served decides when old instances stop.
+    let scheduled = {
+        let served = app.served();
+        for (index, spec) in &served.schedules {
+            let function = &served.pools[*index].runtime.name;
+            tracing::info!(%function, schedule = %spec.name, expression = %spec.text, enabled = spec.enabled, "schedule");
+        }
+        !served.schedules.is_empty()
+    };
+    if scheduled || watch {
+        tokio::spawn(ops::schedule::run(Arc::clone(app), retries, speed));
+    }
+}
+
+/// Opens the operations listener (the Invoke API).
+async fn start_ops(
+    host: &str,
+    port: u16,
+    app: &Arc<App>,
+    retries: ops::AsyncRetries,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    tracing::info!("operations listening on http://{}", listener.local_addr()?);
+    let settings = ops::Settings { retries };
+    tokio::spawn(ops::serve(
+        listener,
+        Arc::clone(app),
+        settings,
+        std::future::pending(),
+    ));
     Ok(())
 }
 

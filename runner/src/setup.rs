@@ -2,7 +2,7 @@
 //! function a pool that starts its binary with the environment Lambda would give
 //! it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
@@ -72,6 +72,7 @@ pub fn serve(
     supervisor: &Arc<Supervisor>,
     reuse: &[Arc<Pool>],
     restart: &[String],
+    snapshots: Option<&Path>,
 ) -> anyhow::Result<Served> {
     let mut routes = Routes::default();
     let mut pools = Vec::new();
@@ -91,9 +92,14 @@ pub fn serve(
             }
         };
         let environment = environment(spec, &launch, config)?;
-        let runtime = Runtime {
+        let origin_modified = std::fs::metadata(&launch.program)
+            .and_then(|m| m.modified())
+            .ok();
+        let mut runtime = Runtime {
             name: spec.logical_id.clone(),
-            program: launch.program,
+            program: launch.program.clone(),
+            origin: launch.program,
+            origin_modified,
             args: launch.args,
             dir: launch.task_root,
             environment,
@@ -103,13 +109,28 @@ pub fn serve(
         schedules.extend(spec.schedules.iter().map(|s| (pools.len(), s.clone())));
         let limits = config.limits(spec.reserved_concurrency);
         let kept = reuse.iter().find(|pool| {
-            pool.runtime == runtime && pool.limits() == limits && !restart.contains(&runtime.name)
+            pool.runtime.runs_like(&runtime)
+                && pool.limits() == limits
+                && !restart.contains(&runtime.name)
         });
         if let Some(pool) = kept {
             pools.push(Arc::clone(pool));
             continue;
         }
-        tracing::info!(function = %spec.logical_id, kind = launch.kind, program = %runtime.program.display(), "function ready to start on demand");
+        // The program is the function's code (a cargo binary, a bootstrap):
+        // run a snapshot, which the next build cannot change under its instances.
+        if let Some(dir) = snapshots
+            && runtime.args.is_empty()
+        {
+            match snapshot(&runtime.origin, dir, &spec.logical_id) {
+                Ok(path) => runtime.program = path,
+                Err(why) => {
+                    missing.push(format!("function {}: {why}", spec.logical_id));
+                    continue;
+                }
+            }
+        }
+        tracing::info!(function = %spec.logical_id, kind = launch.kind, program = %runtime.origin.display(), "function ready to start on demand");
         pools.push(Pool::new(runtime, limits, Arc::clone(supervisor)));
     }
     if !missing.is_empty() {
@@ -120,6 +141,25 @@ pub fn serve(
         pools,
         schedules,
     })
+}
+
+/// A copy of `program` in `dir` (a hard link when the file system allows: the
+/// build replaces its file rather than writing into it, so the link keeps
+/// this version).
+fn snapshot(program: &Path, dir: &Path, name: &str) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    let copy = dir.join(name);
+    let _ = std::fs::remove_file(&copy);
+    std::fs::hard_link(program, &copy)
+        .or_else(|_| std::fs::copy(program, &copy).map(|_| ()))
+        .map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                program.display(),
+                copy.display()
+            )
+        })?;
+    Ok(copy)
 }
 
 /// What Lambda sets, then the function's own variables (its secrets resolved),

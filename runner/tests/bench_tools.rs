@@ -1,5 +1,6 @@
 //! The benchmark's tools (`scripts/bench-runner` runs them): the Runtime API
-//! floor measures a real function, and the bare hyper baseline serves its body.
+//! floor measures a real function, the minimal runner serves it, and the bare hyper
+//! baseline serves its body.
 
 mod common;
 
@@ -77,4 +78,50 @@ fn the_hyper_baseline_answers_its_body() {
     let _ = server.wait();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with(r#"{"ok":true}"#), "{answer}");
+}
+
+#[test]
+fn the_minimal_runner_hands_the_event_to_the_function_and_answers_its_result() {
+    let function = common::test_function_binary();
+    let event = scratch_file(
+        "minimal-event.json",
+        r#"{"rawPath": "/minimal", "queryStringParameters": {}}"#,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_bench-minimal"))
+        .args([function.as_os_str(), event.as_os_str()])
+        .args(["2", &port.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("bench-minimal starts");
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    // More requests than instances.
+    for _ in 0..3 {
+        let mut stream = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(stream) => break stream,
+                Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("bench-minimal did not listen: {e}"),
+            }
+        };
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answers.push(answer);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    for answer in answers {
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        // The echo function's result, with the event it was handed.
+        assert!(answer.contains(r#"\"rawPath\":\"/minimal\""#), "{answer}");
+    }
 }

@@ -294,3 +294,27 @@ async fn aws_lambda_invoke_and_cargo_lambda_invoke_work_against_it() {
     let result: Value = serde_json::from_slice(&cargo_lambda.stdout).unwrap();
     assert_eq!(echoed(&result)["event"], json!({"from": "cargo-lambda"}));
 }
+
+#[tokio::test]
+async fn a_function_with_no_concurrency_is_throttled_and_its_events_dropped_at_once() {
+    let runner = runner();
+    let sync = invoke(&runner, "Closed", &[], "{}").await;
+    assert_eq!(sync.status(), 429);
+    assert_eq!(
+        header(&sync, "x-amzn-errortype"),
+        Some("TooManyRequestsException")
+    );
+    let event = invoke(
+        &runner,
+        "Closed",
+        &[("x-amz-invocation-type", "Event")],
+        "{}",
+    )
+    .await;
+    assert_eq!(event.status(), 202);
+    let id = header(&event, "x-amzn-requestid").unwrap().to_owned();
+    let dropped = runner
+        .log_line("asynchronous invocation dropped: the function's reserved concurrency is 0")
+        .await;
+    assert!(dropped.contains(&id), "{dropped}");
+}

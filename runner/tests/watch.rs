@@ -141,6 +141,52 @@ fn pid_of(body: &str) -> u32 {
     body.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// A compile error, then a build that compiles but does not start: each is
+/// said so, and the last good build (answering `v2`) serves on.
+async fn a_broken_build_changes_nothing(runner: &Arc<Runner>, workspace: &Workspace) {
+    // A compile error: said so, and the last good build serves on.
+    let before = runner.stderr().len();
+    workspace.greet("not_a_string");
+    until_logged(
+        runner,
+        "the build failed; still serving the last good build",
+        before,
+    )
+    .await;
+    let (status, body) = text(runner, "/hello").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("v2 "), "{body}");
+
+    // A build that compiles but does not start: said so, and the last good
+    // build serves on, also from instances started after it (each generation
+    // runs its own copy of the binary, which the build did not touch).
+    let before = runner.stderr().len();
+    workspace.greet("\"crash\"");
+    until_logged(
+        runner,
+        "the new build does not start; still serving the last good build",
+        before,
+    )
+    .await;
+    let scale_out: Vec<_> = (0..3)
+        .map(|_| {
+            let runner = Arc::clone(runner);
+            tokio::spawn(async move { text(&runner, "/hello?slow=1").await })
+        })
+        .collect();
+    let mut pids = std::collections::BTreeSet::new();
+    for answer in scale_out {
+        let (status, body) = answer.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.starts_with("v2 "), "{body}");
+        pids.insert(pid_of(&body));
+    }
+    assert!(
+        pids.len() > 1,
+        "the slow requests did not start new instances"
+    );
+}
+
 #[tokio::test]
 async fn edits_are_served_without_a_failed_request_and_a_broken_build_changes_nothing() {
     let workspace = Workspace::new();
@@ -193,18 +239,7 @@ async fn edits_are_served_without_a_failed_request_and_a_broken_build_changes_no
         }
     }
 
-    // A compile error: said so, and the last good build serves on.
-    let before = runner.stderr().len();
-    workspace.greet("not_a_string");
-    until_logged(
-        &runner,
-        "the build failed; still serving the last good build",
-        before,
-    )
-    .await;
-    let (status, body) = text(&runner, "/hello").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(body.starts_with("v2 "), "{body}");
+    a_broken_build_changes_nothing(&runner, &workspace).await;
 
     // Fixed: served.
     workspace.greet("\"v3\"");

@@ -11,13 +11,15 @@
 //! `invocations/s p50_us p99_us function_cpu_us_per_invocation floor_cpu_us_per_invocation`,
 //! where the latency is from the `next` answer written to the result read back.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
+
+mod shared;
+use shared::{clock_ticks_per_second, cpu_ticks, read_request, start_function};
 
 /// Why the run went wrong, if it did: its figures would mean nothing.
 static FAILURE: Mutex<Option<String>> = Mutex::new(None);
@@ -55,19 +57,7 @@ async fn main() -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         let record = Arc::new(Mutex::new(Record::default()));
         tokio::spawn(serve(listener, event.clone(), record.clone()));
-        let child = tokio::process::Command::new(binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "Echo")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {binary}"))?;
+        let child = start_function(binary, address)?;
         children.push(child);
         records.push(record);
     }
@@ -129,7 +119,7 @@ async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<R
     let mut reply = Vec::with_capacity(event.len() + 512);
     let mut invocation = 0u64;
     loop {
-        let Some((head, length)) = read_request(&mut stream, &mut buffer).await else {
+        let Some((head, length)) = read_request(&mut stream, &mut buffer, fail).await else {
             return;
         };
         let line = head.lines().next().unwrap_or_default().to_owned();
@@ -179,60 +169,4 @@ async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<R
             return;
         }
     }
-}
-
-/// Reads one whole request (head and `Content-Length` body) into `buffer`; returns its
-/// head and total length, or `None` at the end of the connection.
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<(String, usize)> {
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            let lower = head.to_ascii_lowercase();
-            if lower.contains("transfer-encoding:") {
-                fail("the function sent a chunked upload, which the floor does not read".into());
-                return None;
-            }
-            let body = lower
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            let total = end + 4 + body;
-            while buffer.len() < total {
-                let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-            return Some((head, total));
-        }
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// CPU time (user + system) used so far by `/proc/<pid>`, in clock ticks.
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split(' ').collect())
-        .unwrap_or_default();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }

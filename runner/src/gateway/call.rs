@@ -47,10 +47,19 @@ pub(super) async fn handle(
     };
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
-    let served = app.served();
-    let (route, params) = match route(&served, &req, &method, &raw_path) {
-        Ok(found) => found,
-        Err(refused) => return problem(refused, false),
+    // The request keeps its route and its function's pool, not all that is
+    // served: after a --watch reload, the old generation's other instances
+    // need not wait for this request to stop.
+    let (route, params, pool) = {
+        let served = app.served();
+        match route(&served, &req, &method, &raw_path) {
+            Ok((route, params)) => (
+                Arc::clone(route),
+                params,
+                Arc::clone(&served.pools[route.function]),
+            ),
+            Err(refused) => return problem(refused, false),
+        }
     };
     let (parts, body) = req.into_parts();
     let body = match read_body(&app, &parts.headers, body).await {
@@ -75,14 +84,14 @@ pub(super) async fn handle(
         received,
         account_id: &app.settings.account_id,
     };
-    let event = match event::build(&request, route, &params, MAX_EVENT_BYTES) {
+    let event = match event::build(&request, &route, &params, MAX_EVENT_BYTES) {
         Ok(event) => Bytes::from(event),
         Err(event::TooLarge) => return problem(Problem::PayloadTooLarge, false),
     };
     drop(body);
     let call = Call {
         app: &app,
-        pool: &served.pools[route.function],
+        pool: &pool,
         request_id,
         method,
         raw_path,
@@ -100,7 +109,7 @@ fn route<'a>(
     req: &Request<Incoming>,
     method: &str,
     raw_path: &str,
-) -> Result<(&'a Route, BTreeMap<String, String>), Problem> {
+) -> Result<(&'a Arc<Route>, BTreeMap<String, String>), Problem> {
     // An asterisk-form target (`OPTIONS * HTTP/1.1`) names no resource: API
     // Gateway never hands one to a function, and a function could not build a
     // URL from it.

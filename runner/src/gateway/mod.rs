@@ -9,7 +9,7 @@ mod problem;
 mod query;
 mod response;
 pub mod routes;
-mod stall;
+pub(crate) mod stall;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,6 +1,7 @@
 //! The route table: API Gateway's rules for picking the most specific route.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::template::{EventSpec, PayloadVersion};
 
@@ -28,12 +29,12 @@ pub struct Route {
 
 /// A candidate during lookup: its rank, whether the method matched exactly, the
 /// route and its path parameters.
-type Candidate<'a> = (Vec<u8>, bool, &'a Route, BTreeMap<String, String>);
+type Candidate<'a> = (Vec<u8>, bool, &'a Arc<Route>, BTreeMap<String, String>);
 
 /// The outcome of looking a request up.
 #[derive(Debug)]
 pub enum Lookup<'a> {
-    Found(&'a Route, BTreeMap<String, String>),
+    Found(&'a Arc<Route>, BTreeMap<String, String>),
     /// The path exists with other methods, listed for `Allow`.
     MethodNotAllowed(Vec<String>),
     NotFound,
@@ -42,7 +43,8 @@ pub enum Lookup<'a> {
 /// Every route of the template.
 #[derive(Debug, Default)]
 pub struct Routes {
-    routes: Vec<Route>,
+    /// Shared, so that a request can keep its route without keeping the table.
+    routes: Vec<Arc<Route>>,
 }
 
 fn parse(path: &str) -> Vec<Segment> {
@@ -107,7 +109,7 @@ impl Routes {
         } else {
             format!("{} {}", event.method, event.path)
         };
-        self.routes.push(Route {
+        self.routes.push(Arc::new(Route {
             method: event.method.clone(),
             pattern: event.path.clone(),
             route_key,
@@ -115,12 +117,12 @@ impl Routes {
             payload: event.payload,
             stage: event.stage.clone(),
             segments,
-        });
+        }));
         Ok(())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
-        self.routes.iter()
+        self.routes.iter().map(|r| &**r)
     }
 
     /// Finds the route for `method` and `path` (the raw, still-encoded path).

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 /// `inner`, with each write bounded by `limit` of waiting for room.
-pub(super) struct WriteStall<S> {
+pub(crate) struct WriteStall<S> {
     inner: S,
     limit: Duration,
     /// Running while a write waits for room.
@@ -24,7 +24,7 @@ pub(super) struct WriteStall<S> {
 }
 
 impl<S> WriteStall<S> {
-    pub(super) fn new(inner: S, limit: Duration) -> Self {
+    pub(crate) fn new(inner: S, limit: Duration) -> Self {
         WriteStall {
             inner,
             limit,

@@ -172,6 +172,7 @@ impl Pool {
                 },
             };
             if tail {
+                instance.tap.settle().await;
                 instance.tap.start();
             }
             let began = Instant::now();
@@ -186,8 +187,8 @@ impl Pool {
             let ran = Some(began.elapsed());
             let log = if tail {
                 // The instance wrote its output before it answered, so it is in
-                // the pipes by now: a moment lets the readers take it in.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // the pipes by now.
+                instance.tap.settle().await;
                 Some(instance.tap.take())
             } else {
                 None

@@ -19,18 +19,38 @@ use super::supervisor::Supervisor;
 use crate::output::{self, Stream};
 
 /// How to run one function.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Runtime {
     /// The template's logical id, used in logs and errors.
     pub name: String,
-    /// The program started, with its arguments, in `dir`.
+    /// The program started, with its arguments, in `dir`: `origin`, or under
+    /// `--watch` a snapshot of it that a rebuild cannot touch.
     pub program: PathBuf,
+    /// Where the program was found, and when it was last changed there.
+    pub origin: PathBuf,
+    pub origin_modified: Option<std::time::SystemTime>,
     pub args: Vec<String>,
     pub dir: PathBuf,
     /// Every variable the process gets, Lambda's own included.
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
     pub arn: Arc<str>,
+}
+
+impl Runtime {
+    /// Whether `other` runs the same code the same way: the same program
+    /// (found at the same place, unchanged since), arguments, folder,
+    /// environment, timeout and ARN.
+    pub fn runs_like(&self, other: &Runtime) -> bool {
+        self.name == other.name
+            && self.origin == other.origin
+            && self.origin_modified == other.origin_modified
+            && self.args == other.args
+            && self.dir == other.dir
+            && self.environment == other.environment
+            && self.timeout == other.timeout
+            && self.arn == other.arn
+    }
 }
 
 /// Variables a developer's machine passes through to functions, as Lambda's own
@@ -124,24 +144,56 @@ const TAIL_BYTES: usize = 4 * 1024;
 
 /// What an instance prints while an invocation that asked for it runs.
 #[derive(Debug, Default)]
-pub struct Tap(std::sync::Mutex<Option<Vec<u8>>>);
+pub struct Tap {
+    kept: std::sync::Mutex<Option<Vec<u8>>>,
+    /// The instance's output pipes, while their readers hold them open.
+    pipes: std::sync::Mutex<Vec<std::os::fd::RawFd>>,
+}
 
 impl Tap {
     /// Starts keeping what the instance prints.
     pub fn start(&self) {
-        *self.0.lock().expect("lock") = Some(Vec::new());
+        *self.kept.lock().expect("lock") = Some(Vec::new());
     }
 
     /// Stops keeping, and hands back the last 4 KB kept.
     pub fn take(&self) -> Vec<u8> {
-        let mut kept = self.0.lock().expect("lock").take().unwrap_or_default();
+        let mut kept = self.kept.lock().expect("lock").take().unwrap_or_default();
         let cut = kept.len().saturating_sub(TAIL_BYTES);
         kept.drain(..cut);
         kept
     }
 
+    /// Waits (at most 200 ms) until what the instance has written so far is
+    /// read from its pipes and recorded: called before an invocation starts
+    /// keeping (so the one before it is not kept) and after it answered (so
+    /// all it printed is).
+    pub async fn settle(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        loop {
+            let unread: usize = {
+                let pipes = self.pipes.lock().expect("lock");
+                pipes.iter().map(|fd| crate::lambda::sys::unread(*fd)).sum()
+            };
+            // Even with nothing unread, a reader may hold a line it has not
+            // recorded yet: a moment lets it.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if unread == 0 || std::time::Instant::now() > deadline {
+                return;
+            }
+        }
+    }
+
+    pub(super) fn open(&self, fd: std::os::fd::RawFd) {
+        self.pipes.lock().expect("lock").push(fd);
+    }
+
+    fn closed(&self, fd: std::os::fd::RawFd) {
+        self.pipes.lock().expect("lock").retain(|open| *open != fd);
+    }
+
     fn record(&self, line: &[u8]) {
-        if let Some(kept) = self.0.lock().expect("lock").as_mut() {
+        if let Some(kept) = self.kept.lock().expect("lock").as_mut() {
             kept.extend_from_slice(line);
             // Bounded while it runs, too: only the end is ever returned.
             if kept.len() > 4 * TAIL_BYTES {
@@ -160,12 +212,18 @@ const MAX_LINE: usize = 256 * 1024;
 /// Bytes that are not UTF-8 are replaced rather than ending the copy, which would
 /// leave the process blocked on a full pipe.
 pub(super) async fn forward(
-    stream: impl AsyncRead + Unpin,
+    stream: impl AsyncRead + Unpin + std::os::fd::AsRawFd,
     prefix: String,
     to: Stream,
     tap: Arc<Tap>,
 ) {
+    let fd = stream.as_raw_fd();
+    tap.open(fd);
     let mut reader = BufReader::new(stream);
+    // Declared after the reader, so dropped before it: the descriptor is
+    // forgotten before the pipe closes, never asked about once another file
+    // may have its number.
+    let _forget = Forget(&tap, fd);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -177,6 +235,14 @@ pub(super) async fn forward(
         tap.record(format!("{text}\n").as_bytes());
         let text = format!("{prefix}{text}\n");
         output::line(to, text.into_bytes()).await;
+    }
+}
+
+struct Forget<'a>(&'a Tap, std::os::fd::RawFd);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0.closed(self.1);
     }
 }
 

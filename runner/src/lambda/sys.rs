@@ -1,6 +1,7 @@
-//! The two process controls std does not offer, so that no instance outlives the
-//! runner: the kernel kills an instance whose runner is gone, even by `SIGKILL`, and
-//! stopping an instance stops everything it started.
+//! The process controls std does not offer: so that no instance outlives the
+//! runner (the kernel kills an instance whose runner is gone, even by `SIGKILL`,
+//! and stopping an instance stops everything it started), and how much an
+//! instance's output pipe holds unread.
 //!
 //! This is the crate's only `unsafe` code.
 #![allow(unsafe_code)]
@@ -51,5 +52,19 @@ pub(crate) fn kill_group(leader: u32) {
         unsafe {
             libc::kill(-leader, libc::SIGKILL);
         }
+    }
+}
+
+/// The bytes waiting unread in the pipe (or socket) `fd`; 0 when it cannot
+/// tell.
+pub(crate) fn unread(fd: std::os::fd::RawFd) -> usize {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points at a
+    // live local; a descriptor that is not open makes the call fail, nothing else.
+    let status = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting as *mut libc::c_int) };
+    if status == 0 {
+        usize::try_from(waiting).unwrap_or(0)
+    } else {
+        0
     }
 }

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use super::outcome::{AsyncRetries, asynchronous, result};
+use super::outcome::{AsyncRetries, AsyncSlot, asynchronous, result};
 use crate::gateway::App;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
 
@@ -38,15 +38,18 @@ pub(super) struct Call<'a> {
 }
 
 pub(super) async fn invoke(
-    app: &App,
+    app: &Arc<App>,
     retries: AsyncRetries,
     call: Call<'_>,
 ) -> Response<Full<Bytes>> {
-    let served = app.served();
     let (name, qualifier) = split_qualifier(call.name);
-    let Some(pool) = served.pools.iter().find(|p| names(p, name)) else {
+    // Only the pool: what else is served may be replaced meanwhile (--watch),
+    // and its old instances should not wait for this call to stop.
+    let pool = app.served().pools.iter().find(|p| names(p, name)).cloned();
+    let Some(pool) = pool else {
         return not_found(call.name);
     };
+    let pool = &pool;
     if let Some(qualifier) = qualifier.or(call.qualifier)
         && qualifier != "$LATEST"
     {
@@ -84,12 +87,23 @@ pub(super) async fn invoke(
             synchronous(pool, request_id, payload, tail).await
         }
         "Event" => {
+            let Some(slot) = AsyncSlot::for_event() else {
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    "too many asynchronous invocations are queued",
+                );
+            };
             tracing::info!(function = %pool.runtime.name, %request_id, "asynchronous invocation queued");
+            let function = pool.runtime.name.clone();
+            let id = request_id.clone();
             tokio::spawn(asynchronous(
-                Arc::clone(pool),
-                request_id.clone(),
+                Arc::clone(app),
+                function,
+                id,
                 payload,
                 retries,
+                slot,
             ));
             answer(StatusCode::ACCEPTED, &request_id, Bytes::new())
         }

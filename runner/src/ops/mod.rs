@@ -22,12 +22,14 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::gateway::App;
+use crate::gateway::stall::WriteStall;
 use invoke::error;
 
 pub use outcome::AsyncRetries;
 
-/// Connections the operations listener serves at once.
-const MAX_CONNECTIONS: usize = 256;
+/// Connections the operations listener serves at once (more wait in the
+/// kernel's backlog): with 6 MB bodies, at most ~100 MB of them in memory.
+const MAX_CONNECTIONS: usize = 16;
 /// The largest request body: Lambda's synchronous payload limit.
 const MAX_BODY: usize = 6 * 1024 * 1024;
 /// How long a client may take to send a request's headers, or its body.
@@ -70,6 +72,9 @@ pub async fn serve(
         let app = Arc::clone(&app);
         tokio::spawn(async move {
             let _slot = slot;
+            // A client that stops reading its answer is cut off, as on the
+            // public port.
+            let stream = WriteStall::new(stream, app.settings.write_timeout);
             let service = service_fn(move |req| handle(Arc::clone(&app), settings, req));
             let _ = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())

@@ -3,10 +3,12 @@
 //! retries, for `Event` invocations and schedules alike.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::gateway::App;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
 
@@ -69,45 +71,104 @@ pub(super) fn result(
     }
 }
 
-/// Runs an `Event` invocation, retrying a failure as Lambda does.
+/// Asynchronous invocations queued or running at once, every function's
+/// together: beyond it they are refused (429) rather than kept, so that a flood
+/// of `Event` invocations cannot fill the runner's memory. The last
+/// [`SCHEDULES_ONLY`] places are kept for schedules, which a flood of `Event`
+/// invocations cannot take.
+const MAX_ASYNC: usize = 1000;
+const SCHEDULES_ONLY: usize = 100;
+static ASYNC: AtomicUsize = AtomicUsize::new(0);
+
+/// A place among the asynchronous invocations; given back when dropped.
+#[derive(Debug)]
+pub(super) struct AsyncSlot(());
+
+impl AsyncSlot {
+    /// A place for an `Event` invocation, if there is one.
+    pub(super) fn for_event() -> Option<AsyncSlot> {
+        AsyncSlot::take(MAX_ASYNC - SCHEDULES_ONLY)
+    }
+
+    /// A place for a schedule's firing, if there is one.
+    pub(super) fn for_schedule() -> Option<AsyncSlot> {
+        AsyncSlot::take(MAX_ASYNC)
+    }
+
+    fn take(limit: usize) -> Option<AsyncSlot> {
+        ASYNC
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| AsyncSlot(()))
+    }
+}
+
+impl Drop for AsyncSlot {
+    fn drop(&mut self) {
+        ASYNC.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs an `Event` invocation of `function` (a logical id), in the place `slot`
+/// holds, retrying a failure as Lambda does. Each attempt runs on the function
+/// as served then (after a `--watch` reload, the new build); a throttled
+/// attempt counts as a failed one, and a function whose reserved concurrency
+/// is 0 is never invoked.
 pub(super) async fn asynchronous(
-    pool: Arc<Pool>,
+    app: Arc<App>,
+    function: String,
     request_id: String,
     payload: Bytes,
     retries: AsyncRetries,
+    slot: AsyncSlot,
 ) {
-    let function = pool.runtime.name.clone();
+    let _slot = slot;
     for attempt in 0..=retries.attempts {
-        // Lambda keeps a throttled event queued: so does the runner.
-        let admission = loop {
-            match pool.admit().await {
-                Ok(admission) => break admission,
-                Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        let pool = {
+            let served = app.served();
+            served
+                .pools
+                .iter()
+                .find(|p| p.runtime.name == function)
+                .cloned()
+        };
+        let Some(pool) = pool else {
+            tracing::warn!(%function, %request_id, "asynchronous invocation dropped: the function is no longer served");
+            return;
+        };
+        if pool.limits().concurrency == 0 {
+            tracing::warn!(%function, %request_id, "asynchronous invocation dropped: the function's reserved concurrency is 0");
+            return;
+        }
+        let error = match pool.admit().await {
+            Err(_) => "throttled".to_owned(),
+            Ok(admission) => {
+                let invoked = pool
+                    .invoke(
+                        admission,
+                        request_id.clone(),
+                        payload.clone(),
+                        trace_id(),
+                        false,
+                    )
+                    .await;
+                match result(&pool, &request_id, invoked) {
+                    Ok(_) => {
+                        tracing::info!(%function, %request_id, attempt = attempt + 1, "asynchronous invocation succeeded");
+                        return;
+                    }
+                    Err(error) => error
+                        .map(|e| String::from_utf8_lossy(&e).into_owned())
+                        .unwrap_or_else(|| "throttled".to_owned()),
+                }
             }
         };
-        let invoked = pool
-            .invoke(
-                admission,
-                request_id.clone(),
-                payload.clone(),
-                trace_id(),
-                false,
-            )
-            .await;
-        match result(&pool, &request_id, invoked) {
-            Ok(_) => {
-                tracing::info!(%function, %request_id, attempt = attempt + 1, "asynchronous invocation succeeded");
-                return;
-            }
-            Err(error) => {
-                let error = error
-                    .map(|e| String::from_utf8_lossy(&e).into_owned())
-                    .unwrap_or_default();
-                tracing::warn!(%function, %request_id, attempt = attempt + 1, %error, "asynchronous invocation failed");
-            }
-        }
+        tracing::warn!(%function, %request_id, attempt = attempt + 1, %error, "asynchronous invocation failed");
+        drop(pool);
         if attempt < retries.attempts {
-            tokio::time::sleep(retries.delay * 2u32.pow(attempt)).await;
+            tokio::time::sleep(retries.delay.saturating_mul(2u32.saturating_pow(attempt))).await;
         }
     }
     tracing::error!(%function, %request_id, attempts = retries.attempts + 1, "asynchronous invocation dropped after its retries");
@@ -115,4 +176,24 @@ pub(super) async fn asynchronous(
 
 fn trace_id() -> String {
     crate::ids::trace_id(std::time::SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asynchronous_places_are_bounded_with_a_share_kept_for_schedules() {
+        let events: Vec<AsyncSlot> = std::iter::from_fn(AsyncSlot::for_event)
+            .take(MAX_ASYNC + 1)
+            .collect();
+        assert_eq!(events.len(), MAX_ASYNC - SCHEDULES_ONLY);
+        assert!(AsyncSlot::for_event().is_none());
+        let schedules: Vec<AsyncSlot> = std::iter::from_fn(AsyncSlot::for_schedule)
+            .take(MAX_ASYNC + 1)
+            .collect();
+        assert_eq!(schedules.len(), SCHEDULES_ONLY);
+        drop(events);
+        assert!(AsyncSlot::for_event().is_some());
+    }
 }

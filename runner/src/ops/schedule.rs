@@ -10,8 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
-use super::outcome::{AsyncRetries, asynchronous};
+use super::outcome::{AsyncRetries, AsyncSlot, asynchronous};
 use crate::gateway::App;
+use crate::lambda::pool::Pool;
 use crate::template::{ScheduleSpec, scheduled_event};
 
 /// The longest the scheduler sleeps, so that a reload is seen within it.
@@ -40,15 +41,7 @@ pub async fn run(app: Arc<App>, retries: AsyncRetries, speed: u32) {
             seen.push(key);
             let Some(due) = entry.1 else { continue };
             if due <= now {
-                let request_id = crate::ids::request_id();
-                let event = scheduled_event(spec, due, &uuid::Uuid::new_v4().to_string());
-                tracing::info!(function = %pool.runtime.name, schedule = %spec.name, expression = %spec.text, %request_id, "schedule fired");
-                tokio::spawn(asynchronous(
-                    Arc::clone(pool),
-                    request_id,
-                    Bytes::from(event),
-                    retries,
-                ));
+                fire(&app, pool, spec, due, retries);
                 // Times missed while the machine slept are not made up.
                 entry.1 = match spec.expression.next(due, speed) {
                     Some(n) if n <= now => spec.expression.next(now, speed),
@@ -65,4 +58,33 @@ pub async fn run(app: Arc<App>, retries: AsyncRetries, speed: u32) {
             .clamp(time::Duration::milliseconds(5), time::Duration::seconds(1));
         tokio::time::sleep(wait.unsigned_abs()).await;
     }
+}
+
+/// Starts one firing of `spec` as an asynchronous invocation; one that finds
+/// the asynchronous invocations full is skipped, and said so.
+fn fire(
+    app: &Arc<App>,
+    pool: &Pool,
+    spec: &ScheduleSpec,
+    due: OffsetDateTime,
+    retries: AsyncRetries,
+) {
+    let function = &pool.runtime.name;
+    let Some(slot) = AsyncSlot::for_schedule() else {
+        tracing::warn!(%function, schedule = %spec.name, "schedule skipped: too many asynchronous invocations are queued");
+        return;
+    };
+    let request_id = crate::ids::request_id();
+    let event = scheduled_event(spec, due, &uuid::Uuid::new_v4().to_string());
+    tracing::info!(%function, schedule = %spec.name, expression = %spec.text, %request_id, "schedule fired");
+    let payload = Bytes::from(event);
+    let app = Arc::clone(app);
+    tokio::spawn(asynchronous(
+        app,
+        function.clone(),
+        request_id,
+        payload,
+        retries,
+        slot,
+    ));
 }

@@ -175,11 +175,14 @@ impl Expression {
     /// `speed` times faster. `None` when a cron never fires again.
     pub fn next(&self, after: OffsetDateTime, speed: u32) -> Option<OffsetDateTime> {
         match self {
-            Expression::Rate(every) => Some(after + *every / speed.max(1)),
+            Expression::Rate(every) => after.checked_add((*every / speed.max(1)).try_into().ok()?),
             Expression::Cron(cron) => cron.next(after),
         }
     }
 }
+
+/// The longest rate the runner takes: longer ones could never fire anyway.
+const MAX_RATE_SECONDS: u64 = 100 * 366 * 86400;
 
 fn rate_of(text: &str) -> Result<Duration, String> {
     let (value, unit) = text
@@ -201,7 +204,11 @@ fn rate_of(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs(value.saturating_mul(seconds)))
+    let every = value.saturating_mul(seconds);
+    if every > MAX_RATE_SECONDS {
+        return Err(format!("rate({text}) is longer than 100 years"));
+    }
+    Ok(Duration::from_secs(every))
 }
 
 /// The event an EventBridge rule delivers to its target.
@@ -266,7 +273,12 @@ mod tests {
             .next(at, 60)
             .unwrap();
         assert_eq!(fast, datetime!(2026-12-04 10:00:31 UTC));
+        // Past the calendar's end, a rate never fires again rather than failing.
+        let late = Expression::parse("rate(36000 days)").unwrap();
+        assert!(late.next(datetime!(9990-01-01 0:00 UTC), 1).is_none());
         for bad in [
+            "rate(3000000 days)",
+            "rate(18446744073709551615 minutes)",
             "rate(0 minutes)",
             "rate(5 seconds)",
             "rate(five minutes)",

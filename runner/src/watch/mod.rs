@@ -13,7 +13,7 @@ mod cargo;
 mod plan;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,21 @@ use plan::{Changes, Plan};
 /// How long the files must stay quiet before a batch of changes is acted on
 /// (an editor's save, a `git checkout`, a formatter are several events).
 const SETTLE: Duration = Duration::from_millis(300);
+
+/// Where generation `n`'s snapshots of the functions' programs are: each
+/// generation runs copies, which the next build cannot change under it.
+pub fn snapshots(generation: u64) -> PathBuf {
+    std::env::temp_dir()
+        .join(format!("runner-watch-{}", std::process::id()))
+        .join(generation.to_string())
+}
+
+/// Removes every generation's snapshots, at shutdown.
+pub fn forget_snapshots() {
+    if let Some(all) = snapshots(0).parent() {
+        let _ = std::fs::remove_dir_all(all);
+    }
+}
 
 /// Builds every cargo function of `template` before the first request, so that
 /// `runner --watch` needs no build of its own. A failure is reported; the
@@ -68,10 +83,16 @@ pub async fn run(
         if !changes.template && changes.functions.is_empty() {
             continue;
         }
-        let Some(next) = reload(&app, &config, &supervisor, &plan, &changes).await else {
+        let dir = snapshots(generation + 1);
+        let Some(next) = reload(&app, &config, &supervisor, &plan, &changes, &dir).await else {
+            let _ = std::fs::remove_dir_all(dir);
             continue;
         };
         generation += 1;
+        // Two generations back is long drained: its files can go.
+        if generation > 2 {
+            let _ = std::fs::remove_dir_all(snapshots(generation - 2));
+        }
         tracing::info!(generation, "watch: serving the new generation");
         if changes.template {
             plan = Plan::of(&config.template, &next, config.build_dir.as_deref()).await;
@@ -91,6 +112,7 @@ async fn reload(
     supervisor: &Arc<Supervisor>,
     plan: &Plan,
     changes: &Changes,
+    snapshot_dir: &Path,
 ) -> Option<Template> {
     let touched: Vec<&str> = changes.functions.iter().map(String::as_str).collect();
     tracing::info!(template = changes.template, functions = ?touched, "watch: change seen");
@@ -114,21 +136,21 @@ async fn reload(
     }
     let old = app.served();
     let restart: Vec<String> = changes.functions.iter().cloned().collect();
-    let served = match setup::serve(&template, config, supervisor, &old.pools, &restart) {
+    let snapshots = Some(snapshot_dir);
+    let served = match setup::serve(
+        &template, config, supervisor, &old.pools, &restart, snapshots,
+    ) {
         Ok(served) => served,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "watch: cannot serve the change; still serving the last good generation");
             return None;
         }
     };
-    // The changed functions start once before they serve: one that cannot
-    // start never replaces one that works.
+    // Every new pool starts once before it serves: a build or a template
+    // edit whose function cannot start never replaces one that works.
     for pool in &served.pools {
         let kept = old.pools.iter().any(|p| Arc::ptr_eq(p, pool));
-        if !kept
-            && restart.contains(&pool.runtime.name)
-            && let Err(why) = pool.warm().await
-        {
+        if !kept && let Err(why) = pool.warm().await {
             tracing::error!(function = %pool.runtime.name, %why, "watch: the new build does not start; still serving the last good build");
             return None;
         }

@@ -117,9 +117,6 @@ impl Plan {
     pub(super) fn changes<'a>(&self, paths: impl IntoIterator<Item = &'a PathBuf>) -> Changes {
         let mut changes = Changes::default();
         for path in paths {
-            if is_noise(path) {
-                continue;
-            }
             if *path == self.template {
                 changes.template = true;
                 continue;
@@ -135,8 +132,12 @@ impl Plan {
 }
 
 impl Watched {
+    /// Whether `path` is this function's code: below one of its trees (and not
+    /// a by-product there), or one of its manifests.
     fn owns(&self, path: &Path) -> bool {
-        self.trees.iter().any(|dir| path.starts_with(dir))
+        self.trees
+            .iter()
+            .any(|dir| path.strip_prefix(dir).is_ok_and(|below| !is_noise(below)))
             || self.manifests.iter().any(|dir| {
                 path.parent() == Some(dir.as_path())
                     && path
@@ -146,21 +147,23 @@ impl Watched {
     }
 }
 
-/// Editors' and tools' by-products: hidden and backup files, vim's probe,
-/// Python's caches, build output.
-fn is_noise(path: &Path) -> bool {
-    let name = path
+/// Editors' and tools' by-products, judged by the path below the watched
+/// folder (so that a project under a folder called `target` is still seen):
+/// hidden files and folders (`.git`, `.venv`), backup and swap files, vim's
+/// probe, Python's caches, build output.
+fn is_noise(below: &Path) -> bool {
+    let name = below
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    name.starts_with('.')
-        || name.ends_with('~')
+    name.ends_with('~')
         || name.ends_with(".swp")
         || name.ends_with(".swx")
         || name == "4913"
-        || path
-            .components()
-            .any(|c| c.as_os_str() == "__pycache__" || c.as_os_str() == "target")
+        || below.components().any(|c| {
+            let c = c.as_os_str().to_string_lossy();
+            c.starts_with('.') || c == "__pycache__" || c == "target"
+        })
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -228,10 +231,20 @@ mod tests {
             "/ws/app/src/main.rs~",
             "/ws/app/src/4913",
             "/ws/py/__pycache__/app.cpython-311.pyc",
+            "/ws/py/.venv/lib/site.py",
+            "/ws/py/target/x",
             "/ws/template.yaml.bak",
         ] {
             assert_eq!(changes(&[path]), Changes::default(), "{path}");
         }
+    }
+
+    #[test]
+    fn only_the_path_below_the_watched_folder_is_judged() {
+        let mut plan = plan();
+        plan.functions[1].trees = vec!["/srv/target/.hidden/py".into()];
+        let paths = [PathBuf::from("/srv/target/.hidden/py/app.py")];
+        assert_eq!(plan.changes(&paths).functions, ["Py".to_owned()].into());
     }
 
     #[test]

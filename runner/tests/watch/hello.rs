@@ -1,13 +1,18 @@
 //! A function for the `--watch` test, with no dependencies so that it builds in
 //! a moment: a small Lambda Runtime API client answering every invocation with
 //! its greeting (from the `greeting` crate), the `SUFFIX` variable, and its
-//! process id. An event whose query has `slow` takes 1.5 s.
+//! process id. An event whose query has `slow` takes 1.5 s; the greeting
+//! `crash` makes it exit at start.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 fn main() {
+    // A build that compiles but cannot start.
+    if greeting::text() == "crash" {
+        std::process::exit(3);
+    }
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API");
     loop {
         let (id, event) = call(&api, "GET", "/2018-06-01/runtime/invocation/next", "");

@@ -1,0 +1,91 @@
+//! What the benchmark's helper binaries share: starting the function, reading
+//! a Runtime API request by hand, and a process's CPU time from `/proc`.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+/// Starts the function `binary` as the echo function, polling the Runtime API
+/// at `address`; it is killed when the handle is dropped.
+pub(crate) fn start_function(
+    binary: &str,
+    address: SocketAddr,
+) -> anyhow::Result<tokio::process::Child> {
+    tokio::process::Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "Echo")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {binary}"))
+}
+
+/// Reads one whole request (head and `Content-Length` body) into `buffer`; returns its
+/// head and total length, or `None` at the end of the connection (or at a chunked
+/// upload, which `fail` is told of: these helpers do not read them).
+pub(crate) async fn read_request(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    fail: fn(String),
+) -> Option<(String, usize)> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let lower = head.to_ascii_lowercase();
+            if lower.contains("transfer-encoding:") {
+                fail("the function sent a chunked upload, which the floor does not read".into());
+                return None;
+            }
+            let body = lower
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let total = end + 4 + body;
+            while buffer.len() < total {
+                let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            return Some((head, total));
+        }
+        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// CPU time (user + system) used so far by `/proc/<pid>`, in clock ticks.
+pub(crate) fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the ")" that ends the command name: utime is the 12th, stime the 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+pub(crate) fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
