@@ -50,6 +50,7 @@ struct Bounded {
 }
 
 impl Write for Bounded {
+    #[inline]
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         let needed = self.bytes.len() + data.len();
         if needed > self.limit {
@@ -63,6 +64,13 @@ impl Write for Bounded {
         }
         self.bytes.extend_from_slice(data);
         Ok(data.len())
+    }
+
+    /// One step, not std's loop: `write` takes all of `data` or fails. The
+    /// serializer writes every key, quote and comma through here.
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.write(data).map(|_| ())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -115,16 +115,26 @@ pub(super) fn add_gateway_headers<'a>(headers: &mut Pairs<&'a str, Text<'a>>, re
 
 /// API Gateway's `[day]/[month]/[year]:[time] +0000` and the epoch in milliseconds.
 pub(super) fn times(at: SystemTime) -> (String, u64) {
-    let time = OffsetDateTime::from(at);
-    let text = time
-        .format(format_description!(
-            "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-        ))
-        .unwrap_or_default();
     let epoch = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    // The text changes once a second: formatted once a second, per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let second = epoch / 1000;
+    let text = LAST.with_borrow_mut(|(last, text)| {
+        if *last != second {
+            *text = OffsetDateTime::from(at)
+                .format(format_description!(
+                    "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+                ))
+                .unwrap_or_default();
+            *last = second;
+        }
+        text.clone()
+    });
     (text, epoch)
 }
 
