@@ -44,12 +44,12 @@ pub struct Sources<'a> {
 pub fn launch(spec: &FunctionSpec, sources: Sources<'_>) -> Result<Launch, String> {
     let task_root = absolute(&code_folder(spec, sources.build_dir));
     let runtime = spec.runtime.as_deref();
-    match runtime {
-        None | Some("provided.al2023" | "provided.al2" | "provided") => {
-            provided(spec, sources, task_root)
-        }
-        Some(python) if is_python(python) => self::python(spec, python, task_root),
-        Some(other) => Err(format!(
+    if is_provided(runtime) {
+        return provided(spec, sources, task_root);
+    }
+    match runtime.unwrap_or_default() {
+        python if is_python(python) => self::python(spec, python, task_root),
+        other => Err(format!(
             "function {}: runtime {other} cannot run here; the runner runs provided.al2023 \
              and provided.al2 (a bootstrap, or a cargo binary) and python3.x (with awslambdaric)",
             spec.logical_id
@@ -66,10 +66,16 @@ fn is_python(runtime: &str) -> bool {
 /// Whether `spec` runs as a cargo binary (no `bootstrap` of its own and a
 /// `provided` runtime or none), which `--watch` rebuilds with cargo.
 pub fn is_cargo(spec: &FunctionSpec, build_dir: Option<&Path>) -> bool {
+    is_provided(spec.runtime.as_deref())
+        && !code_folder(spec, build_dir).join("bootstrap").is_file()
+}
+
+/// A custom runtime, or none named: a `bootstrap` or a cargo binary.
+fn is_provided(runtime: Option<&str>) -> bool {
     matches!(
-        spec.runtime.as_deref(),
+        runtime,
         None | Some("provided.al2023" | "provided.al2" | "provided")
-    ) && !code_folder(spec, build_dir).join("bootstrap").is_file()
+    )
 }
 
 /// `DIR/<LogicalId>` under `--build-dir` when it exists, else `CodeUri`.

@@ -15,6 +15,20 @@ fn scratch_file(name: &str, contents: &str) -> std::path::PathBuf {
     path
 }
 
+/// A connection to `port`, once `server` listens there (within 10 s).
+fn connect(port: u16, server: &str) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("{server} did not listen: {e}"),
+        }
+    }
+}
+
 #[test]
 fn the_floor_runs_a_function_and_prints_its_figures() {
     let function = common::test_function_binary();
@@ -59,16 +73,7 @@ fn the_hyper_baseline_answers_its_body() {
         .stdout(Stdio::null())
         .spawn()
         .expect("bench-hyper starts");
-    let started = Instant::now();
-    let mut stream = loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => break stream,
-            Err(_) if started.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => panic!("bench-hyper did not listen: {e}"),
-        }
-    };
+    let mut stream = connect(port, "bench-hyper");
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -97,19 +102,10 @@ fn the_minimal_runner_hands_the_event_to_the_function_and_answers_its_result() {
         .stdout(Stdio::null())
         .spawn()
         .expect("bench-minimal starts");
-    let started = Instant::now();
     let mut answers = Vec::new();
     // More requests than instances.
     for _ in 0..3 {
-        let mut stream = loop {
-            match TcpStream::connect(("127.0.0.1", port)) {
-                Ok(stream) => break stream,
-                Err(_) if started.elapsed() < Duration::from_secs(10) => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("bench-minimal did not listen: {e}"),
-            }
-        };
+        let mut stream = connect(port, "bench-minimal");
         stream
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();

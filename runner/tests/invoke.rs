@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -229,11 +229,7 @@ async fn an_event_invocation_is_accepted_at_once_and_a_failure_retried_twice() {
 /// The project venv's `bin` (awscli and cargo-lambda from PyPI, which
 /// `scripts/test` installs).
 fn venv_tool(name: &str) -> PathBuf {
-    let venv = std::env::var_os("SHOP_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
-        PathBuf::from,
-    );
-    let tool = venv.join("bin").join(name);
+    let tool = common::venv_bin().join(name);
     assert!(
         tool.exists(),
         "{} is missing: run the tests with scripts/test, which installs it",

@@ -3,41 +3,14 @@
 //! custom runtime's executable `bootstrap` (`Runtime: provided.al2023`). Real
 //! Python processes, real HTTP.
 //!
-//! They need a Python with `awslambdaric` (from PyPI): the project venv, which
-//! `scripts/test` provides (`SHOP_VENV`, else `<workspace>/.venv`).
+//! They need a Python with `awslambdaric` (from PyPI): the project venv's, which
+//! `scripts/test` provides (see `common::venv_bin`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::Runner;
-
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var_os("SHOP_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
-        PathBuf::from,
-    );
-    let bin = venv.join("bin");
-    let importable = std::process::Command::new(bin.join("python3"))
-        .args(["-c", "import awslambdaric"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        importable,
-        "{} cannot import awslambdaric: run the tests with scripts/test, which installs it",
-        bin.display()
-    );
-    bin
-}
-
-/// `PATH` with the venv's `python3` first.
-fn path_with_venv() -> String {
-    format!(
-        "{}:{}",
-        venv_bin().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
+use common::{Runner, path_with_venv};
 
 fn python_runner(extra: &[&str]) -> Runner {
     Runner::start_with_env("python.yaml", extra, &[("PATH", &path_with_venv())])

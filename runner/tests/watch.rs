@@ -292,23 +292,10 @@ async fn an_edited_python_handler_is_served_by_fresh_instances() {
          Path: /py\n            Method: GET\n",
     );
     let template = workspace.dir.join("template.yaml").display().to_string();
-    let path = format!(
-        "{}:{}",
-        python_bin().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = common::path_with_venv();
     let runner = Runner::start_with_env(&template, &["--watch"], &[("PATH", &path)]);
     let first = until_answer(&runner, "/py", "first").await;
     workspace.save("code/app.py", &handler("second"));
     let second = until_answer(&runner, "/py", "second").await;
     assert_ne!(pid_of(&first), pid_of(&second));
-}
-
-/// The project venv's `bin`, whose `python3` has awslambdaric (see tests/python.rs).
-fn python_bin() -> PathBuf {
-    let venv = std::env::var_os("SHOP_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
-        PathBuf::from,
-    );
-    venv.join("bin")
 }

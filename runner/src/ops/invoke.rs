@@ -22,7 +22,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use super::outcome::{AsyncRetries, AsyncSlot, asynchronous, result};
+use super::outcome::{AsyncRetries, AsyncSlot, asynchronous, result, trace_id};
 use crate::gateway::App;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
 
@@ -234,10 +234,6 @@ fn answer(status: StatusCode, request_id: &str, body: Bytes) -> Response<Full<By
         headers.insert("x-amzn-requestid", id);
     }
     response
-}
-
-fn trace_id() -> String {
-    crate::ids::trace_id(std::time::SystemTime::now())
 }
 
 fn memory_mb(pool: &Pool) -> String {

@@ -174,7 +174,8 @@ pub(super) async fn asynchronous(
     tracing::error!(%function, %request_id, attempts = retries.attempts + 1, "asynchronous invocation dropped after its retries");
 }
 
-fn trace_id() -> String {
+/// A fresh trace header for an invocation that came with none.
+pub(super) fn trace_id() -> String {
     crate::ids::trace_id(std::time::SystemTime::now())
 }
 

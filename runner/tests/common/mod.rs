@@ -33,6 +33,36 @@ pub fn template(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The project venv's `bin` (`SHOP_VENV`, else `<workspace>/.venv`), where
+/// `scripts/test` installs awslambdaric, awscli and cargo-lambda.
+pub fn venv_bin() -> PathBuf {
+    std::env::var_os("SHOP_VENV")
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+            PathBuf::from,
+        )
+        .join("bin")
+}
+
+/// `PATH` with the venv's `bin` first, whose `python3` must import awslambdaric.
+pub fn path_with_venv() -> String {
+    let bin = venv_bin();
+    let importable = Command::new(bin.join("python3"))
+        .args(["-c", "import awslambdaric"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        importable,
+        "{} cannot import awslambdaric: run the tests with scripts/test, which installs it",
+        bin.display()
+    );
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// The test function's binary (built by `cargo build --workspace --bins`).
 pub fn test_function_binary() -> PathBuf {
     require_test_functions();
