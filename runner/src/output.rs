@@ -102,6 +102,17 @@ pub async fn line(stream: Stream, bytes: Vec<u8>) {
     let _ = writer.send(Message::Line(stream, bytes, held));
 }
 
+/// Whether the runner's log lines are JSON (`--log-format json`).
+pub fn json_logs() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// Queues one of the runner's own log lines, written elsewhere than through
+/// `tracing`; like those, it is dropped (and counted) when there is no room.
+pub fn log_line(bytes: Vec<u8>) {
+    try_line(Stream::Stderr, bytes);
+}
+
 /// Queues one line if there is room; otherwise counts it as dropped.
 fn try_line(stream: Stream, bytes: Vec<u8>) {
     let Some(writer) = WRITER.get() else {

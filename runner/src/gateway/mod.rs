@@ -4,6 +4,7 @@
 mod call;
 pub mod client;
 pub mod event;
+mod json_string;
 mod log;
 mod problem;
 mod query;

@@ -4,7 +4,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE};
 use http::{Response, StatusCode};
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::template::PayloadVersion;
 
@@ -13,15 +15,54 @@ use crate::template::PayloadVersion;
 #[error("{0}")]
 pub(super) struct Malformed(pub String);
 
+/// A proxy response as most functions write it, read without copying its body:
+/// the one large field is unescaped once, straight into the response's bytes.
+#[derive(Deserialize)]
+struct Proxy<'a> {
+    #[serde(rename = "statusCode")]
+    status_code: Value,
+    #[serde(borrow, default)]
+    body: Option<&'a RawValue>,
+    #[serde(rename = "isBase64Encoded", default)]
+    is_base64_encoded: Option<bool>,
+    #[serde(default)]
+    headers: Option<serde_json::Map<String, Value>>,
+    #[serde(rename = "multiValueHeaders", default)]
+    multi_value_headers: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    cookies: Option<Vec<Value>>,
+}
+
 /// Translates `payload`, the bytes the function posted as its response.
 pub(super) fn translate(
     version: PayloadVersion,
     payload: &[u8],
 ) -> Result<Response<Bytes>, Malformed> {
+    // The common shape, read fast; anything else (a missing statusCode, a field of
+    // another type, a repeated key) takes the general path below, which decides.
+    // Only an object: a derived struct would also take an array, field by field.
+    let object = payload.trim_ascii_start().first() == Some(&b'{');
+    if object
+        && let Ok(proxy) = serde_json::from_slice::<Proxy>(payload)
+        && let Some(body) = fast_body(&proxy)
+    {
+        let parts = Parts {
+            status: &proxy.status_code,
+            headers: proxy.headers.as_ref(),
+            multi_value_headers: proxy.multi_value_headers.as_ref(),
+            cookies: proxy.cookies.as_deref(),
+        };
+        return structured(version, &parts, body);
+    }
+    general(version, payload)
+}
+
+/// Translates any payload: the path that judges every shape.
+fn general(version: PayloadVersion, payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| Malformed(format!("the function's response is not JSON: {e}")))?;
-    let structured = value.as_object().filter(|m| m.contains_key("statusCode"));
-    let Some(fields) = structured else {
+    let structured_fields = value.as_object().filter(|m| m.contains_key("statusCode"));
+    let Some(fields) = structured_fields else {
         if version == PayloadVersion::V1 {
             return Err(Malformed(
                 "the function's response has no statusCode".into(),
@@ -34,38 +75,82 @@ pub(super) fn translate(
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         return Ok(response);
     };
-    let status = fields["statusCode"]
+    let body = match &fields.get("body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(text)) if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
+            decode_base64(text)?
+        }
+        Some(Value::String(text)) => Bytes::from(text.clone()),
+        Some(other) => Bytes::from(other.to_string()),
+    };
+    let parts = Parts {
+        status: &fields["statusCode"],
+        headers: fields.get("headers").and_then(Value::as_object),
+        multi_value_headers: fields.get("multiValueHeaders").and_then(Value::as_object),
+        cookies: fields
+            .get("cookies")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice),
+    };
+    structured(version, &parts, body)
+}
+
+/// The fields of a proxy response that make its status and headers.
+struct Parts<'v> {
+    status: &'v Value,
+    headers: Option<&'v serde_json::Map<String, Value>>,
+    multi_value_headers: Option<&'v serde_json::Map<String, Value>>,
+    cookies: Option<&'v [Value]>,
+}
+
+/// The body of a fast-read response, or `None` to leave it to the general path:
+/// a body that is neither a string nor null, or a string this reader does not take.
+fn fast_body(proxy: &Proxy) -> Option<Bytes> {
+    let Some(raw) = proxy.body else {
+        return Some(Bytes::new());
+    };
+    let raw = raw.get();
+    let quoted = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let text = super::json_string::unescape(quoted)?;
+    if proxy.is_base64_encoded == Some(true) {
+        return decode_base64(&String::from_utf8(text).ok()?).ok();
+    }
+    Some(Bytes::from(text))
+}
+
+fn decode_base64(text: &str) -> Result<Bytes, Malformed> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map(Bytes::from)
+        .map_err(|_| Malformed("isBase64Encoded is true but the body is not base64".into()))
+}
+
+/// The response for a proxy result whose `statusCode` is there; `body` is its body.
+fn structured(
+    version: PayloadVersion,
+    fields: &Parts,
+    body: Bytes,
+) -> Result<Response<Bytes>, Malformed> {
+    let status = fields
+        .status
         .as_u64()
-        .or_else(|| fields["statusCode"].as_str().and_then(|s| s.parse().ok()))
+        .or_else(|| fields.status.as_str().and_then(|s| s.parse().ok()))
         .and_then(|code| u16::try_from(code).ok())
         .filter(|code| (100..=599).contains(code))
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(|| {
             Malformed(format!(
                 "statusCode {} is not an HTTP status",
-                fields["statusCode"]
+                fields.status
             ))
         })?;
-    let body = match &fields.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(text)) if fields.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map(Bytes::from)
-                .map_err(|_| {
-                    Malformed("isBase64Encoded is true but the body is not base64".into())
-                })?
-        }
-        Some(Value::String(text)) => Bytes::from(text.clone()),
-        Some(other) => Bytes::from(other.to_string()),
-    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     // Payload 2.0 has no `multiValueHeaders` and 1.0 no `cookies`: API Gateway
     // ignores them there, and so does the runner.
     if version == PayloadVersion::V1
-        && let Some(Value::Object(multi)) = fields.get("multiValueHeaders")
+        && let Some(multi) = fields.multi_value_headers
     {
         for (name, values) in multi {
             for value in values.as_array().into_iter().flatten() {
@@ -73,7 +158,7 @@ pub(super) fn translate(
             }
         }
     }
-    if let Some(Value::Object(single)) = fields.get("headers") {
+    if let Some(single) = fields.headers {
         for (name, value) in single {
             let name_ok = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Malformed(format!("header name {name:?} is invalid")))?;
@@ -83,7 +168,7 @@ pub(super) fn translate(
         }
     }
     if version == PayloadVersion::V2
-        && let Some(Value::Array(cookies)) = fields.get("cookies")
+        && let Some(cookies) = fields.cookies
     {
         for cookie in cookies {
             append(headers, SET_COOKIE.as_str(), cookie)?;
@@ -195,6 +280,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.body().as_ref(), [0, 1, 0xfe, 0xff]);
+    }
+
+    #[test]
+    fn the_fast_path_answers_as_the_general_one() {
+        let payloads: [&[u8]; 11] = [
+            br#"["a","b"]"#,
+            br#"[404,"x"]"#,
+            br#" [200,"ok",false,{"x-a":"1"}]"#,
+            br#"{"statusCode":200,"body":"{\"a\":\"\u00e9\"}","headers":{"x-a":"1","x-n":2}}"#,
+            br#"{"statusCode":"201","body":null,"cookies":["a=1"],"multiValueHeaders":{"x-m":["a","b"]}}"#,
+            br#"{"statusCode":200,"body":"AAH+/w==","isBase64Encoded":true}"#,
+            br#"{"statusCode":200,"body":"not base64!","isBase64Encoded":true}"#,
+            br#"{"statusCode":200,"body":{"nested":true}}"#,
+            br#"{"statusCode":200,"body":"a","body":"b"}"#,
+            br#"{"statusCode":700}"#,
+            br#"{"statusCode":200,"headers":{"bad name":"x"}}"#,
+        ];
+        for version in [PayloadVersion::V1, PayloadVersion::V2] {
+            for payload in payloads {
+                let fast = translate(version, payload).map_err(|e| e.0);
+                let general = general(version, payload).map_err(|e| e.0);
+                match (fast, general) {
+                    (Ok(f), Ok(g)) => {
+                        assert_eq!(f.status(), g.status());
+                        assert_eq!(f.headers(), g.headers());
+                        assert_eq!(f.body(), g.body());
+                    }
+                    (f, g) => assert_eq!(f.err(), g.err(), "{}", String::from_utf8_lossy(payload)),
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,5 +11,6 @@ mod process;
 pub(crate) mod runtime_api;
 mod supervisor;
 mod sys;
+mod wire;
 
 pub use supervisor::Supervisor;

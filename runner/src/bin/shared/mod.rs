@@ -10,17 +10,30 @@ use tokio::net::TcpStream;
 
 /// Starts the function `binary` as the echo function, polling the Runtime API
 /// at `address`; it is killed when the handle is dropped.
+///
+/// With `FUNCTION_ENV_FILE` naming a JSON object of variables (the `env` the echo
+/// function reported under the runner), the function gets those too, so that it
+/// writes the same answer as under the runner: the echo answer lists them.
 pub(crate) fn start_function(
     binary: &str,
     address: SocketAddr,
 ) -> anyhow::Result<tokio::process::Child> {
-    tokio::process::Command::new(binary)
+    let mut command = tokio::process::Command::new(binary);
+    command
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_FUNCTION_NAME", "Echo")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
+        .env("AWS_REGION", "us-east-1");
+    if let Some(file) = std::env::var_os("FUNCTION_ENV_FILE") {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.to_string_lossy()))?;
+        let vars: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&text).context("FUNCTION_ENV_FILE: a JSON object of strings")?;
+        command.envs(vars);
+    }
+    command
         .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
