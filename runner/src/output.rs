@@ -57,22 +57,58 @@ pub fn start(json: bool) {
 const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
 /// Writes lines in the order they came, stdout and stderr interleaved as sent.
+/// Consecutive lines for the same stream go out in one write, so that a busy
+/// runner makes a few hundred writes a second rather than one per line.
 fn write_batches(mut rx: mpsc::UnboundedReceiver<Message>) {
+    let mut pending = Pending::default();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(message) = next.take().or_else(|| rx.try_recv().ok()) {
             match message {
-                Message::Line(stream, bytes, held) => {
-                    write(stream, &bytes);
-                    ROOM.add_permits(held as usize);
-                }
+                Message::Line(stream, bytes, held) => pending.add(stream, &bytes, held),
                 Message::Flush(done) => {
+                    pending.write();
                     let _ = std::io::stdout().flush();
                     let _ = done.send(());
                 }
             }
         }
+        pending.write();
         std::thread::sleep(BATCH_PAUSE);
+    }
+}
+
+/// Lines gathered for one stream, and the budget they hold.
+#[derive(Default)]
+struct Pending {
+    stream: Option<Stream>,
+    bytes: Vec<u8>,
+    held: usize,
+}
+
+impl Pending {
+    /// The most gathered before writing.
+    const MOST: usize = 64 * 1024;
+
+    fn add(&mut self, stream: Stream, line: &[u8], held: u32) {
+        if self.stream != Some(stream) || self.bytes.len() + line.len() > Self::MOST {
+            self.write();
+        }
+        self.stream = Some(stream);
+        self.bytes.extend_from_slice(line);
+        self.held += held as usize;
+    }
+
+    fn write(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            write(stream, &self.bytes);
+        }
+        self.bytes.clear();
+        // A rare huge line's room is not kept for good.
+        if self.bytes.capacity() > 4 * Self::MOST {
+            self.bytes = Vec::new();
+        }
+        ROOM.add_permits(std::mem::take(&mut self.held));
     }
 }
 

@@ -1,19 +1,21 @@
-//! Decoding a JSON string's escapes, for the one large string of a response: its
-//! body. serde_json decodes a string through a scratch buffer that is then copied
-//! again; this writes each byte once.
+//! Reading a JSON string in one pass: finding its end, checking it and decoding
+//! its escapes, for the one large string of a response, its body. serde_json
+//! scans a string once to find its end and again to decode it; this does both
+//! with one look at each byte, eight at a time.
 
-/// The text of `quoted`, the inside of a JSON string literal that a JSON parser has
-/// already accepted, with its escapes decoded; `None` for what it does not take (a
-/// lone surrogate, an unknown escape), which is then left to serde_json to judge.
-pub(super) fn unescape(quoted: &str) -> Option<Vec<u8>> {
-    let bytes = quoted.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+/// The string that starts right after an opening quote in `input`: its decoded
+/// bytes (UTF-8, checked), and the length of `input` it took, closing quote
+/// included. `None` for anything it does not take (no closing quote, a control
+/// character, an unknown escape, a lone surrogate, bytes that are not UTF-8),
+/// which is then left to serde_json to judge.
+pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut out = Vec::with_capacity(input.len().min(64 * 1024));
     let mut i = 0;
     loop {
-        // The runs between escapes, eight bytes at a time: each word is copied
-        // whole, then cut back to the first backslash in it, if any.
-        while let Some(word) = bytes.get(i..i + 8) {
-            let at = first_backslash(word);
+        // The runs between special bytes, eight bytes at a time: each word is
+        // copied whole, then cut back to its first special byte, if any.
+        while let Some(word) = input.get(i..i + 8) {
+            let at = first_special(word);
             let kept = out.len() + at;
             out.extend_from_slice(word);
             out.truncate(kept);
@@ -22,45 +24,57 @@ pub(super) fn unescape(quoted: &str) -> Option<Vec<u8>> {
                 break;
             }
         }
-        let Some(&byte) = bytes.get(i) else {
-            return Some(out);
-        };
-        if byte != b'\\' {
+        let &byte = input.get(i)?;
+        let decoded = match byte {
+            b'"' => {
+                std::str::from_utf8(&out).ok()?;
+                return Some((out, i + 1));
+            }
+            ..b' ' => return None,
+            b'\\' => match input.get(i + 1)? {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                b'/' => b'/',
+                b'b' => 0x08,
+                b'f' => 0x0c,
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                b'u' => {
+                    let (c, used) = code_point(&input[i + 2..])?;
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                    i += 2 + used;
+                    continue;
+                }
+                _ => return None,
+            },
             // The last few bytes, under a word.
-            out.push(byte);
-            i += 1;
-            continue;
-        }
-        let decoded = match bytes.get(i + 1)? {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'/' => b'/',
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let (c, used) = code_point(&bytes[i + 2..])?;
-                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                i += 2 + used;
+            _ => {
+                out.push(byte);
+                i += 1;
                 continue;
             }
-            _ => return None,
         };
         out.push(decoded);
         i += 2;
     }
 }
 
-/// The index of the first backslash in an eight-byte word, or 8: the bytes equal to it
-/// become zero, and the lowest zero byte is found by the borrow of a subtraction.
-fn first_backslash(word: &[u8]) -> usize {
+/// The index in an eight-byte word of its first quote, backslash or control
+/// character, or 8. Each test turns the bytes it looks for into set high bits;
+/// the lowest set bit of each is exact (a borrow can only mark bytes above a
+/// true one), so the lowest of them all is too.
+fn first_special(word: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut eight = [0u8; 8];
     eight.copy_from_slice(word);
-    let x = u64::from_le_bytes(eight) ^ 0x5c5c_5c5c_5c5c_5c5c;
-    let zeros = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
-    (zeros.trailing_zeros() / 8) as usize
+    let v = u64::from_le_bytes(eight);
+    let zero_of = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let quote = zero_of(v ^ (ONES * u64::from(b'"')));
+    let backslash = zero_of(v ^ (ONES * u64::from(b'\\')));
+    let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
+    ((quote | backslash | control).trailing_zeros() / 8) as usize
 }
 
 /// The character a `\u` escape names, from the four hex digits after it (and a
@@ -101,6 +115,14 @@ mod tests {
         serde_json::from_str::<String>(&format!("\"{quoted}\""))
             .ok()
             .map(String::into_bytes)
+    }
+
+    /// What this reader makes of it, followed by more JSON it must not read.
+    fn unescape(quoted: &str) -> Option<Vec<u8>> {
+        let input = format!("{quoted}\",\"next\":1}}");
+        let (text, used) = read(input.as_bytes())?;
+        assert_eq!(used, quoted.len() + 1, "{quoted}");
+        Some(text)
     }
 
     #[test]
@@ -159,6 +181,15 @@ mod tests {
     }
 
     #[test]
+    fn long_strings_grow_the_output_as_they_go() {
+        for unit in ["plain run of text ", r#"\"q\" "#, r"\ud83d\ude00", "é✓"] {
+            let literal = unit.repeat(5000 / unit.len());
+            assert!(serde(&literal).is_some());
+            assert_eq!(unescape(&literal), serde(&literal), "{unit}");
+        }
+    }
+
+    #[test]
     fn what_it_does_not_take_is_left_to_serde_json() {
         for case in [
             r"lone high \ud83d end",
@@ -166,9 +197,15 @@ mod tests {
             r"high then not low \ud83d\u0041",
             r"bad \x escape",
             r"short \u12",
-            "trailing \\",
+            "a raw\ncontrol character",
+            "a raw\u{1f}unit separator",
         ] {
             assert_eq!(unescape(case), None, "{case}");
+            assert_eq!(serde(case), None, "{case}");
         }
+        // No closing quote, and bytes that are not UTF-8.
+        assert_eq!(read(b"no end"), None);
+        assert_eq!(read(b"an escape at the end \\"), None);
+        assert_eq!(read(b"\xff\xfe bytes\""), None);
     }
 }

@@ -7,6 +7,7 @@ pub mod event;
 mod json_string;
 mod log;
 mod problem;
+mod proxy;
 mod query;
 mod response;
 pub mod routes;

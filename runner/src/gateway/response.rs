@@ -4,9 +4,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE};
 use http::{Response, StatusCode};
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
+
+use super::proxy::Proxy;
 
 use crate::template::PayloadVersion;
 
@@ -15,24 +15,6 @@ use crate::template::PayloadVersion;
 #[error("{0}")]
 pub(super) struct Malformed(pub String);
 
-/// A proxy response as most functions write it, read without copying its body:
-/// the one large field is unescaped once, straight into the response's bytes.
-#[derive(Deserialize)]
-struct Proxy<'a> {
-    #[serde(rename = "statusCode")]
-    status_code: Value,
-    #[serde(borrow, default)]
-    body: Option<&'a RawValue>,
-    #[serde(rename = "isBase64Encoded", default)]
-    is_base64_encoded: Option<bool>,
-    #[serde(default)]
-    headers: Option<serde_json::Map<String, Value>>,
-    #[serde(rename = "multiValueHeaders", default)]
-    multi_value_headers: Option<serde_json::Map<String, Value>>,
-    #[serde(default)]
-    cookies: Option<Vec<Value>>,
-}
-
 /// Translates `payload`, the bytes the function posted as its response.
 pub(super) fn translate(
     version: PayloadVersion,
@@ -40,11 +22,8 @@ pub(super) fn translate(
 ) -> Result<Response<Bytes>, Malformed> {
     // The common shape, read fast; anything else (a missing statusCode, a field of
     // another type, a repeated key) takes the general path below, which decides.
-    // Only an object: a derived struct would also take an array, field by field.
-    let object = payload.trim_ascii_start().first() == Some(&b'{');
-    if object
-        && let Ok(proxy) = serde_json::from_slice::<Proxy>(payload)
-        && let Some(body) = fast_body(&proxy)
+    if let Some(mut proxy) = super::proxy::read(payload)
+        && let Some(body) = fast_body(&mut proxy)
     {
         let parts = Parts {
             status: &proxy.status_code,
@@ -105,13 +84,10 @@ struct Parts<'v> {
 
 /// The body of a fast-read response, or `None` to leave it to the general path:
 /// a body that is neither a string nor null, or a string this reader does not take.
-fn fast_body(proxy: &Proxy) -> Option<Bytes> {
-    let Some(raw) = proxy.body else {
+fn fast_body(proxy: &mut Proxy) -> Option<Bytes> {
+    let Some(text) = proxy.body.take() else {
         return Some(Bytes::new());
     };
-    let raw = raw.get();
-    let quoted = raw.strip_prefix('"')?.strip_suffix('"')?;
-    let text = super::json_string::unescape(quoted)?;
     if proxy.is_base64_encoded == Some(true) {
         return decode_base64(&String::from_utf8(text).ok()?).ok();
     }
@@ -282,9 +258,26 @@ mod tests {
         assert_eq!(r.body().as_ref(), [0, 1, 0xfe, 0xff]);
     }
 
+    /// Asserts that the fast path answers `payload` as the general one does.
+    fn same_answer(payload: &[u8]) {
+        for version in [PayloadVersion::V1, PayloadVersion::V2] {
+            let fast = translate(version, payload).map_err(|e| e.0);
+            let general = general(version, payload).map_err(|e| e.0);
+            let shown = String::from_utf8_lossy(payload);
+            match (fast, general) {
+                (Ok(f), Ok(g)) => {
+                    assert_eq!(f.status(), g.status(), "{shown}");
+                    assert_eq!(f.headers(), g.headers(), "{shown}");
+                    assert_eq!(f.body(), g.body(), "{shown}");
+                }
+                (f, g) => assert_eq!(f.err(), g.err(), "{shown}"),
+            }
+        }
+    }
+
     #[test]
     fn the_fast_path_answers_as_the_general_one() {
-        let payloads: [&[u8]; 11] = [
+        let payloads: [&[u8]; 22] = [
             br#"["a","b"]"#,
             br#"[404,"x"]"#,
             br#" [200,"ok",false,{"x-a":"1"}]"#,
@@ -296,20 +289,59 @@ mod tests {
             br#"{"statusCode":200,"body":"a","body":"b"}"#,
             br#"{"statusCode":700}"#,
             br#"{"statusCode":200,"headers":{"bad name":"x"}}"#,
+            b" \n{ \"statusCode\" :\t200 , \"body\" : \"x\" ,\"other\":[1,{\"a\":null}] }\r\n",
+            br#"{"body":"x","st\u0061tusCode":202}"#,
+            br#"{"statusCode":200,}"#,
+            br#"{"statusCode":200} trailing"#,
+            br#"{"statusCode":200,"body":nullx}"#,
+            b"{\"statusCode\":200,\"body\":\"raw\ncontrol\"}",
+            b"{\"statusCode\":200,\"body\":\"\xff\xfe\"}",
+            br#"{"statusCode":200.0}"#,
+            br#"{}"#,
+            b"",
+            br#"{"statusCode":200,"isBase64Encoded":"true","body":"AAH+/w=="}"#,
         ];
-        for version in [PayloadVersion::V1, PayloadVersion::V2] {
-            for payload in payloads {
-                let fast = translate(version, payload).map_err(|e| e.0);
-                let general = general(version, payload).map_err(|e| e.0);
-                match (fast, general) {
-                    (Ok(f), Ok(g)) => {
-                        assert_eq!(f.status(), g.status());
-                        assert_eq!(f.headers(), g.headers());
-                        assert_eq!(f.body(), g.body());
-                    }
-                    (f, g) => assert_eq!(f.err(), g.err(), "{}", String::from_utf8_lossy(payload)),
-                }
-            }
+        for payload in payloads {
+            same_answer(payload);
+        }
+    }
+
+    #[test]
+    fn random_objects_get_the_same_answer_from_both_paths() {
+        let keys = [
+            r#""statusCode""#,
+            r#""body""#,
+            r#""headers""#,
+            r#""cookies""#,
+            r#""isBase64Encoded""#,
+            r#""multiValueHeaders""#,
+            r#""other""#,
+        ];
+        let values = [
+            "200",
+            r#""404""#,
+            "null",
+            "true",
+            r#""text \" with \\ escapes \u00e9""#,
+            r#"{"x-a":"1"}"#,
+            r#"["a=1","b=2"]"#,
+            r#"{"x-m":["1","2"]}"#,
+            "[1,2]",
+            r#""AAH+/w==""#,
+        ];
+        // A fixed linear congruential sequence: the same cases every run.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..3000 {
+            let fields: Vec<String> = (0..next(5))
+                .map(|_| format!("{}:{}", keys[next(keys.len())], values[next(values.len())]))
+                .collect();
+            same_answer(format!("{{{}}}", fields.join(",")).as_bytes());
         }
     }
 

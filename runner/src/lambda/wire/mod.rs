@@ -24,6 +24,8 @@ pub(super) struct Conn {
     continue_owed: bool,
     /// Close after the answer.
     close: bool,
+    /// Where answers are put together, kept between them.
+    out: Vec<u8>,
 }
 
 impl Conn {
@@ -34,6 +36,7 @@ impl Conn {
             unread: None,
             continue_owed: false,
             close: false,
+            out: Vec::new(),
         }
     }
 
@@ -129,10 +132,13 @@ impl Conn {
 
     async fn read_length(&mut self, length: u64, sink: &mut Sink) -> Result<(), Read> {
         // Within the limit, the common case: the body whole in the buffer, taken
-        // as it is.
+        // as it is. It is copied out rather than split off, so that the connection
+        // keeps reusing its buffer instead of allocating a new one each time.
         if length <= sink.limit as u64 && self.buffer.len() as u64 >= length {
-            sink.seen = length as usize;
-            sink.collected = self.buffer.split_to(length as usize);
+            let length = length as usize;
+            sink.seen = length;
+            sink.collected = BytesMut::from(&self.buffer[..length]);
+            self.buffer.advance(length);
             return Ok(());
         }
         self.pass(length, sink).await
@@ -246,9 +252,10 @@ impl Conn {
             Some(_) => self.close = true,
         }
         self.continue_owed = false;
-        let mut out = Vec::with_capacity(160 + body.len());
+        let out = &mut self.out;
+        out.clear();
         out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(status.to_string().as_bytes());
+        decimal(out, u64::from(status));
         out.push(b' ');
         out.extend_from_slice(reason(status).as_bytes());
         out.extend_from_slice(b"\r\ncontent-type: application/json\r\n");
@@ -268,11 +275,31 @@ impl Conn {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
+        decimal(out, body.len() as u64);
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
-        self.stream.write_all(&out).await.is_ok() && !self.close
+        let written = self.stream.write_all(out).await.is_ok();
+        // An event of megabytes is not kept between answers.
+        if out.capacity() > 64 * 1024 {
+            *out = Vec::new();
+        }
+        written && !self.close
     }
+}
+
+/// Writes `n` in decimal.
+pub(super) fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Where a body's bytes go while it is read.
@@ -475,6 +502,15 @@ mod tests {
         assert!(!waiting.is_finished(), "still open");
         drop(client);
         assert_eq!(waiting.await.unwrap(), "/next");
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 202, 1_234_567, u64::MAX] {
+            let mut out = b"x".to_vec();
+            decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 
     #[tokio::test]
