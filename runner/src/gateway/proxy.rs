@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::json_string;
@@ -70,8 +70,10 @@ pub(super) fn read(payload: &[u8]) -> Option<Proxy> {
                 proxy.cookies = value(payload, &mut at)?;
                 32
             }
+            // Read as strictly as the general path reads it (serde_json's skipping
+            // checks less: UTF-8, surrogates, number range, depth).
             _ => {
-                value::<IgnoredAny>(payload, &mut at)?;
+                value::<Value>(payload, &mut at)?;
                 0
             }
         };
@@ -121,12 +123,48 @@ fn body(payload: &[u8], at: &mut usize) -> Option<Option<Vec<u8>>> {
     Some(Some(text))
 }
 
-/// One JSON value at `at`, read by serde_json; `at` moves past it.
+/// The deepest a field's value may nest: serde_json takes 127 levels in a whole
+/// document, and the response object is one of them.
+const MAX_FIELD_DEPTH: usize = 126;
+
+/// One JSON value at `at`, read by serde_json; `at` moves past it. A value that
+/// nests deeper than the whole response may is left to the general path.
 fn value<T: DeserializeOwned>(payload: &[u8], at: &mut usize) -> Option<T> {
     let mut values = serde_json::Deserializer::from_slice(&payload[*at..]).into_iter::<T>();
     let value = values.next()?.ok()?;
-    *at += values.byte_offset();
+    let read = &payload[*at..*at + values.byte_offset()];
+    if depth(read) > MAX_FIELD_DEPTH {
+        return None;
+    }
+    *at += read.len();
     Some(value)
+}
+
+/// How deeply the arrays and objects of one JSON value nest.
+fn depth(value: &[u8]) -> usize {
+    let (mut now, mut most) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in value {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                now += 1;
+                most = most.max(now);
+            }
+            b']' | b'}' => now = now.saturating_sub(1),
+            _ => {}
+        }
+    }
+    most
 }
 
 fn skip_space(payload: &[u8], mut at: usize) -> usize {

@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn the_fast_path_answers_as_the_general_one() {
-        let payloads: [&[u8]; 22] = [
+        let payloads: [&[u8]; 26] = [
             br#"["a","b"]"#,
             br#"[404,"x"]"#,
             br#" [200,"ok",false,{"x-a":"1"}]"#,
@@ -300,9 +300,28 @@ mod tests {
             br#"{}"#,
             b"",
             br#"{"statusCode":200,"isBase64Encoded":"true","body":"AAH+/w=="}"#,
+            b"{\"statusCode\":200,\"x\":\"\xff\"}",
+            br#"{"statusCode":200,"x":"\udc00"}"#,
+            br#"{"statusCode":200,"x":{"\ud800":1}}"#,
+            br#"{"statusCode":200,"x":1e400}"#,
         ];
         for payload in payloads {
             same_answer(payload);
+        }
+        // Nesting at and past serde_json's limit, in a known field and another.
+        for field in ["cookies", "statusCode", "x"] {
+            for levels in [125, 126, 127, 200] {
+                let payload = format!(
+                    r#"{{"statusCode":200,"{field}":{}{}}}"#,
+                    "[".repeat(levels),
+                    "]".repeat(levels)
+                );
+                same_answer(
+                    payload
+                        .replace(r#""statusCode":200,"statusCode""#, r#""statusCode""#)
+                        .as_bytes(),
+                );
+            }
         }
     }
 
