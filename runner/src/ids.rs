@@ -73,9 +73,83 @@ pub fn trace_id(at: std::time::SystemTime) -> String {
     id
 }
 
+/// The trace id for a request whose `X-Amzn-Trace-Id` is `header`: a caller's
+/// valid root (and sampling decision) is kept, under a new parent segment, so the
+/// function's trace joins the caller's; anything else starts a new trace, as
+/// [`trace_id`] does.
+pub fn continued_trace_id(header: Option<&[u8]>, at: std::time::SystemTime) -> String {
+    let Some((root, sampled)) = header.and_then(caller_trace) else {
+        return trace_id(at);
+    };
+    let (_, parent) = trace_parts();
+    format!("Root={root};Parent={parent};Sampled={sampled}")
+}
+
+/// The root and sampling decision of a caller's trace header
+/// (`Root=1-<8 hex>-<24 hex>`, optionally `;Sampled=0|1`, in any order, among
+/// other fields), or `None` when it has no valid root.
+fn caller_trace(header: &[u8]) -> Option<(&str, &str)> {
+    let header = std::str::from_utf8(header).ok()?;
+    let mut root = None;
+    let mut sampled = "0";
+    for field in header.split(';').map(str::trim) {
+        if let Some(value) = field.strip_prefix("Root=") {
+            let mut parts = value.split('-');
+            let valid = parts.next() == Some("1")
+                && parts.next().is_some_and(|t| is_hex(t, 8))
+                && parts.next().is_some_and(|id| is_hex(id, 24))
+                && parts.next().is_none();
+            root = Some(valid.then_some(value)?);
+        } else if let Some(decision @ ("0" | "1")) = field.strip_prefix("Sampled=") {
+            sampled = decision;
+        }
+    }
+    Some((root?, sampled))
+}
+
+fn is_hex(text: &str, digits: usize) -> bool {
+    text.len() == digits && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callers_valid_root_is_kept_under_a_new_parent() {
+        let now = std::time::SystemTime::now();
+        let root = "1-5759e988-bd862e3fe1be46a994272793";
+        let kept = continued_trace_id(
+            Some(format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1").as_bytes()),
+            now,
+        );
+        assert!(kept.starts_with(&format!("Root={root};Parent=")), "{kept}");
+        assert!(kept.ends_with(";Sampled=1"), "{kept}");
+        assert!(!kept.contains("53995c3f42cd8ad8"), "a new parent: {kept}");
+        let unsampled = continued_trace_id(Some(format!("Self=x; Root={root}").as_bytes()), now);
+        assert!(
+            unsampled.starts_with(&format!("Root={root};")) && unsampled.ends_with("Sampled=0")
+        );
+        for bad in [
+            "Root=1-5759e988-bd862e3fe1be46a99427279",
+            "Root=2-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e98g-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a994272793-extra",
+            "Root=1-5759e988-bd862e3fe1be46a994272793\r\nX: y",
+            "Parent=53995c3f42cd8ad8",
+            "",
+        ] {
+            let fresh = continued_trace_id(Some(bad.as_bytes()), now);
+            assert!(
+                !fresh.contains("5759e988-bd862e3fe1be46a994272793"),
+                "{bad:?}: {fresh}"
+            );
+            assert!(
+                fresh.starts_with("Root=1-") && fresh.ends_with(";Sampled=0"),
+                "{fresh}"
+            );
+        }
+    }
 
     #[test]
     fn trace_ids_have_x_rays_shape_and_the_time_in_seconds() {

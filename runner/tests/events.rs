@@ -232,6 +232,39 @@ async fn the_runtime_api_headers_and_the_environment_reach_the_function() {
 }
 
 #[tokio::test]
+async fn a_callers_trace_root_reaches_the_function_and_a_forged_one_does_not() {
+    let runner = Runner::start("functions.yaml", &[]);
+    let root = "1-6751a1b2-0123456789abcdef01234567";
+    let trace_of = |header: String| {
+        let request = runner
+            .client
+            .get(runner.url("/echo"))
+            .header("x-amzn-trace-id", header);
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body["context"]["traceId"].as_str().unwrap().to_owned()
+        }
+    };
+    let joined = trace_of(format!("Root={root};Parent=1111111111111111;Sampled=1")).await;
+    assert!(
+        joined.starts_with(&format!("Root={root};Parent=")),
+        "{joined}"
+    );
+    assert!(joined.ends_with(";Sampled=1"), "{joined}");
+    assert!(
+        !joined.contains("1111111111111111"),
+        "the runner's own segment: {joined}"
+    );
+    // A root that is not an X-Ray root starts a trace of the runner's own.
+    let fresh = trace_of("Root=1-6751a1b2-0123;X=\"y\"".to_owned()).await;
+    assert!(
+        fresh.starts_with("Root=1-") && !fresh.contains("6751a1b2-0123;"),
+        "{fresh}"
+    );
+    assert!(fresh.ends_with(";Sampled=0"), "{fresh}");
+}
+
+#[tokio::test]
 async fn an_env_file_adds_variables_to_every_function() {
     let dir = std::env::temp_dir().join(format!("runner-env-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -98,7 +98,12 @@ pub(super) async fn handle(
         started,
         payload: route.payload,
     };
-    let invoked = call.invoke(event, crate::ids::trace_id(received)).await;
+    let trace = parts
+        .headers
+        .get("x-amzn-trace-id")
+        .map(http::HeaderValue::as_bytes);
+    let trace = crate::ids::continued_trace_id(trace, received);
+    let invoked = call.invoke(event, trace).await;
     Ok(call.answer(invoked))
 }
 
