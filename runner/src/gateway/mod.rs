@@ -8,7 +8,7 @@ mod json_string;
 mod log;
 mod problem;
 mod proxy;
-mod query;
+pub(crate) mod query;
 mod response;
 pub mod routes;
 pub(crate) mod stall;

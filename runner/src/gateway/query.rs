@@ -16,8 +16,14 @@ fn form_decode(s: &str) -> String {
     percent_decode(&s.replace('+', " "))
 }
 
-/// Decodes `%XX` escapes; malformed escapes stay as written.
+/// Decodes `%XX` escapes; malformed escapes stay as written, and bytes that are
+/// not UTF-8 become U+FFFD.
 pub(super) fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// The bytes `%XX` escapes stand for, with malformed escapes as written.
+pub(crate) fn percent_decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -34,5 +40,5 @@ pub(super) fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }

@@ -58,15 +58,8 @@ pub async fn serve(
             },
             () = &mut shutdown => return,
         };
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "operations listener: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (stream, _) = tokio::select! {
+            accepted = crate::net::accept(&listener) => accepted,
             () = &mut shutdown => return,
         };
         let app = Arc::clone(&app);
@@ -146,25 +139,8 @@ async fn handle(
 /// `%XX` escapes decoded (a function name or ARN in a path has `:` escaped by
 /// some clients); what does not decode to UTF-8 stays as it was.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            )
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_owned())
+    String::from_utf8(crate::gateway::query::percent_decode_bytes(text))
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 #[cfg(test)]
