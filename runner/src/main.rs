@@ -12,6 +12,14 @@ use runner::gateway::{self, App};
 use runner::lambda::Supervisor;
 use runner::{ops, setup};
 
+// Every request allocates a few dozen small buffers and frees them soon after.
+// mimalloc serves that pattern with less CPU than glibc's malloc: under perf on
+// `scripts/bench-runner`'s echo, the time spent in libc fell from 9.4 to 4.5 µs a
+// request. Its `no_thp` build keeps huge pages out of the heap; with them the
+// runner's RSS went from 7 MB to 22 MB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let runtime = if args.threads <= 1 {
