@@ -9,6 +9,7 @@
 
 pub mod binary;
 pub mod body;
+pub mod drain;
 pub mod elf;
 pub mod envfile;
 pub mod gateway;

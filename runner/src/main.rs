@@ -89,13 +89,49 @@ async fn run(args: Args) -> anyhow::Result<()> {
             template,
         ));
     }
-    gateway::serve(listener, app, shutdown_signal()).await;
-    tracing::info!("shutting down; stopping every instance");
+    let mut signals = Signals::listen();
+    let serving = tokio::spawn(gateway::serve(listener, Arc::clone(&app)));
+    signals.next().await;
+    let drained = drain(&app, &mut signals).await;
+    let _ = serving.await;
+    tracing::info!("stopping every instance");
     supervisor.stop_all(Duration::from_secs(3)).await;
     if args.watch {
         runner::watch::forget_snapshots();
     }
+    anyhow::ensure!(drained, "stopped by a second signal before the drain ended");
     Ok(())
+}
+
+/// Time a drain allows beyond the longest function timeout, for the answer to
+/// reach its client.
+const DRAIN_SLACK: Duration = Duration::from_secs(2);
+
+/// Stops accepting and waits until every open connection has had its request
+/// answered: at most the longest function timeout (and a little), and a second
+/// signal ends the wait at once. False when a second signal cut it short.
+async fn drain(app: &App, signals: &mut Signals) -> bool {
+    let limit = app.served().longest_timeout() + DRAIN_SLACK;
+    app.drain.begin();
+    tracing::info!(
+        open = app.drain.open_connections(),
+        limit_s = limit.as_secs(),
+        "draining: no new connections; the requests in progress finish (a second signal stops at once)"
+    );
+    tokio::select! {
+        () = app.drain.finished() => {
+            tracing::info!("drained");
+            true
+        }
+        () = tokio::time::sleep(limit) => {
+            tracing::warn!(open = app.drain.open_connections(), "drain time is up: closing the connections still open");
+            true
+        }
+        () = signals.next() => {
+            tracing::warn!(open = app.drain.open_connections(), "a second signal: stopping now");
+            false
+        }
+    }
 }
 
 /// Fires the template's schedules, when it has any (or may have, after a
@@ -128,12 +164,7 @@ async fn start_ops(
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     tracing::info!("operations listening on http://{}", listener.local_addr()?);
     let settings = ops::Settings { retries };
-    tokio::spawn(ops::serve(
-        listener,
-        Arc::clone(app),
-        settings,
-        std::future::pending(),
-    ));
+    tokio::spawn(ops::serve(listener, Arc::clone(app), settings));
     Ok(())
 }
 
@@ -152,10 +183,34 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+/// SIGINT (Ctrl-C) and SIGTERM, the signals that stop the runner.
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// Resolves at the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        async fn one(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = one(self.interrupt.as_mut()) => {}
+            () = one(self.terminate.as_mut()) => {}
+        }
     }
 }

@@ -27,6 +27,7 @@ use routes::Routes;
 use stall::WriteStall;
 
 use crate::body;
+use crate::drain::Drain;
 use crate::lambda::pool::Pool;
 use crate::net::accept;
 
@@ -42,6 +43,17 @@ pub struct Served {
     pub pools: Vec<Arc<Pool>>,
     /// The functions' schedules, by index into `pools`.
     pub schedules: Vec<(usize, crate::template::ScheduleSpec)>,
+}
+
+impl Served {
+    /// The longest timeout of any function served: no invocation runs longer.
+    pub fn longest_timeout(&self) -> std::time::Duration {
+        self.pools
+            .iter()
+            .map(|pool| pool.runtime.timeout)
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 /// How the gateway treats clients: fixed while the runner runs.
@@ -76,6 +88,8 @@ pub struct Settings {
 pub struct App {
     served: RwLock<Arc<Served>>,
     pub settings: Settings,
+    /// Whether the runner is stopping, and the connections it waits for.
+    pub drain: Drain,
 }
 
 impl App {
@@ -84,6 +98,7 @@ impl App {
         App {
             served: RwLock::new(Arc::new(served)),
             settings,
+            drain: Drain::default(),
         }
     }
 
@@ -98,12 +113,10 @@ impl App {
     }
 }
 
-/// Accepts connections until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+/// Accepts connections until the app's drain begins; then the listener closes and
+/// each open connection finishes its request (see [`Drain`]).
+pub async fn serve(listener: TcpListener, app: Arc<App>) {
+    let shutdown = app.drain.begun();
     tokio::pin!(shutdown);
     let connections = Arc::new(tokio::sync::Semaphore::new(
         app.settings.max_connections.max(1),
@@ -146,11 +159,14 @@ pub async fn serve(
             let _share = share;
             let header_timeout = app.settings.header_timeout;
             let stream = WriteStall::new(stream, app.settings.write_timeout);
+            let drain = app.drain.clone();
             let service = service_fn(move |req| call::handle(app.clone(), peer, req));
-            let _ = http1::Builder::new()
+            let mut builder = http1::Builder::new();
+            builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service)
+                .header_read_timeout(header_timeout);
+            drain
+                .serve(&mut builder, TokioIo::new(stream), service)
                 .await;
         });
     }

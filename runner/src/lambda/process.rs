@@ -107,7 +107,14 @@ pub(super) async fn watch_process(
     let shutdown = supervisor.shutdown.notified();
     let reason = tokio::select! {
         () = shutdown => {
-            stop(&mut child, pid).await;
+            // As Lambda ends an instance, a runtime gets SIGTERM and a moment to
+            // flush what it holds before SIGKILL.
+            crate::lambda::sys::terminate_group(pid);
+            if tokio::time::timeout(SHUTDOWN_GRACE, child.wait()).await.is_err() {
+                stop(&mut child, pid).await;
+            } else {
+                crate::lambda::sys::kill_group(pid);
+            }
             "was stopped at shutdown".to_owned()
         }
         status = child.wait() => {
@@ -131,6 +138,9 @@ pub(super) async fn watch_process(
     channel.phase.send_replace(Phase::Exited(reason));
     supervisor.live.fetch_sub(1, Ordering::SeqCst);
 }
+
+/// How long an instance has between SIGTERM and SIGKILL when the runner stops.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// Kills an instance and whatever it started (its process group), then reaps it.
 async fn stop(child: &mut tokio::process::Child, pid: u32) {

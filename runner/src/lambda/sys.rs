@@ -44,13 +44,23 @@ pub(crate) fn tie_to_runner(command: &mut Command) {
 /// with none left the call finds nothing, as ids are handed out in turn and come
 /// round again only after the whole range (`pid_max`) is used.
 pub(crate) fn kill_group(leader: u32) {
+    signal_group(leader, libc::SIGKILL);
+}
+
+/// Sends `SIGTERM` to the process group `leader` leads, as [`kill_group`] does
+/// `SIGKILL`.
+pub(crate) fn terminate_group(leader: u32) {
+    signal_group(leader, libc::SIGTERM);
+}
+
+fn signal_group(leader: u32, signal: libc::c_int) {
     let Ok(leader) = libc::pid_t::try_from(leader) else {
         return;
     };
     if leader > 0 {
         // SAFETY: `kill` takes plain integers and has no memory effects.
         unsafe {
-            libc::kill(-leader, libc::SIGKILL);
+            libc::kill(-leader, signal);
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The operations listener (`--ops-port`, loopback unless `--ops-host` says
 //! otherwise): Lambda's Invoke API, which reaches a function's pool directly,
-//! bypassing the gateway, so it is never on the public port. Its error bodies
+//! bypassing the gateway, so it is never on the public port; and the health
+//! probes (`/healthz`, `/readyz`). Its error bodies
 //! are Lambda's (`{"Type": …, "message": …}` with `x-amzn-ErrorType`), so
 //! `aws lambda invoke --endpoint-url` and `cargo lambda invoke` read them.
 
+mod health;
 mod invoke;
 mod outcome;
 pub mod schedule;
@@ -41,38 +43,30 @@ pub struct Settings {
     pub retries: AsyncRetries,
 }
 
-/// Serves the operations API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    app: Arc<App>,
-    settings: Settings,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
+/// Serves the operations API on `listener` for as long as the runner runs. It
+/// keeps accepting while the runner drains, so that `/readyz` can say so; each
+/// connection then serves one request and closes, and new invocations are refused.
+pub async fn serve(listener: TcpListener, app: Arc<App>, settings: Settings) {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let slot = tokio::select! {
-            slot = connections.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return,
-            },
-            () = &mut shutdown => return,
+        let Ok(slot) = connections.clone().acquire_owned().await else {
+            return;
         };
-        let (stream, _) = tokio::select! {
-            accepted = crate::net::accept(&listener) => accepted,
-            () = &mut shutdown => return,
-        };
+        let (stream, _) = crate::net::accept(&listener).await;
         let app = Arc::clone(&app);
         tokio::spawn(async move {
             let _slot = slot;
             // A client that stops reading its answer is cut off, as on the
             // public port.
             let stream = WriteStall::new(stream, app.settings.write_timeout);
+            let drain = app.drain.clone();
             let service = service_fn(move |req| handle(Arc::clone(&app), settings, req));
-            let _ = http1::Builder::new()
+            let mut builder = http1::Builder::new();
+            builder
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(CLIENT_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
+                .header_read_timeout(CLIENT_TIMEOUT);
+            drain
+                .serve(&mut builder, TokioIo::new(stream), service)
                 .await;
         });
     }
@@ -83,6 +77,9 @@ async fn handle(
     settings: Settings,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(probe) = health::answer(&app, req.method(), req.uri().path()) {
+        return Ok(probe);
+    }
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
     let name = path
@@ -101,6 +98,13 @@ async fn handle(
             StatusCode::METHOD_NOT_ALLOWED,
             "UnknownOperationException",
             "invoke with POST",
+        ));
+    }
+    if app.drain.is_draining() {
+        return Ok(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceException",
+            "the runner is stopping and takes no new invocations",
         ));
     }
     let name = percent_decode(name);

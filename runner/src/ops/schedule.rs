@@ -18,13 +18,13 @@ use crate::template::{ScheduleSpec, scheduled_event};
 /// The longest the scheduler sleeps, so that a reload is seen within it.
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
-/// Fires schedules until the runner stops; `speed` makes `rate()` schedules
+/// Fires schedules until the runner begins to drain; `speed` makes `rate()` schedules
 /// fire that many times as often.
 pub async fn run(app: Arc<App>, retries: AsyncRetries, speed: u32) {
     // (function, event) → the schedule as last seen, and when it fires next.
     let mut next: HashMap<(String, String), (ScheduleSpec, Option<OffsetDateTime>)> =
         HashMap::new();
-    loop {
+    while !app.drain.is_draining() {
         let served = app.served();
         let now = OffsetDateTime::now_utc();
         let mut earliest = now + LOOK_AGAIN;
@@ -56,7 +56,10 @@ pub async fn run(app: Arc<App>, retries: AsyncRetries, speed: u32) {
         drop(served);
         let wait = (earliest - OffsetDateTime::now_utc())
             .clamp(time::Duration::milliseconds(5), time::Duration::seconds(1));
-        tokio::time::sleep(wait.unsigned_abs()).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait.unsigned_abs()) => {}
+            () = app.drain.begun() => {}
+        }
     }
 }
 

@@ -230,6 +230,28 @@ impl Runner {
         panic!("no log line has {id} and {needle:?}:\n{}", self.stderr());
     }
 
+    /// Sends the runner `signal` (`TERM`, `INT`, …) with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (at most `limit`) for the runner to exit by itself, and says how.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Kills the runner with `SIGKILL`, leaving it no chance to stop its instances.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
