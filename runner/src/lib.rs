@@ -9,6 +9,7 @@
 
 pub mod binary;
 pub mod body;
+mod clock;
 pub mod drain;
 pub mod elf;
 pub mod envfile;

@@ -56,9 +56,10 @@ pub fn start(json: bool) {
 /// than once per line, and the threads serving requests rarely pay for a wake-up.
 const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
-/// Writes lines in the order they came, stdout and stderr interleaved as sent.
-/// Consecutive lines for the same stream go out in one write, so that a busy
-/// runner makes a few hundred writes a second rather than one per line.
+/// Writes lines in batches: each stream's lines in the order they came, and
+/// stdout's and stderr's in order to within one batch (a few milliseconds), so
+/// that a busy runner makes a few hundred writes a second rather than one or
+/// two per request.
 fn write_batches(mut rx: mpsc::UnboundedReceiver<Message>) {
     let mut pending = Pending::default();
     while let Some(first) = rx.blocking_recv() {
@@ -78,35 +79,46 @@ fn write_batches(mut rx: mpsc::UnboundedReceiver<Message>) {
     }
 }
 
-/// Lines gathered for one stream, and the budget they hold.
+/// Lines gathered for each stream, and the budget they hold.
 #[derive(Default)]
 struct Pending {
-    stream: Option<Stream>,
-    bytes: Vec<u8>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
     held: usize,
 }
 
 impl Pending {
-    /// The most gathered before writing.
+    /// The most gathered for one stream before writing.
     const MOST: usize = 64 * 1024;
 
     fn add(&mut self, stream: Stream, line: &[u8], held: u32) {
-        if self.stream != Some(stream) || self.bytes.len() + line.len() > Self::MOST {
+        let gathered = match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        };
+        if gathered.len() + line.len() > Self::MOST {
             self.write();
         }
-        self.stream = Some(stream);
-        self.bytes.extend_from_slice(line);
+        match stream {
+            Stream::Stdout => self.stdout.extend_from_slice(line),
+            Stream::Stderr => self.stderr.extend_from_slice(line),
+        }
         self.held += held as usize;
     }
 
     fn write(&mut self) {
-        if let Some(stream) = self.stream.take() {
-            write(stream, &self.bytes);
-        }
-        self.bytes.clear();
-        // A rare huge line's room is not kept for good.
-        if self.bytes.capacity() > 4 * Self::MOST {
-            self.bytes = Vec::new();
+        for (stream, bytes) in [
+            (Stream::Stdout, &mut self.stdout),
+            (Stream::Stderr, &mut self.stderr),
+        ] {
+            if !bytes.is_empty() {
+                write(stream, bytes);
+            }
+            bytes.clear();
+            // A rare huge line's room is not kept for good.
+            if bytes.capacity() > 4 * Self::MOST {
+                *bytes = Vec::new();
+            }
         }
         ROOM.add_permits(std::mem::take(&mut self.held));
     }
@@ -147,6 +159,13 @@ pub fn json_logs() -> bool {
 /// `tracing`; like those, it is dropped (and counted) when there is no room.
 pub fn log_line(bytes: Vec<u8>) {
     try_line(Stream::Stderr, bytes);
+}
+
+/// Queues Lambda's own lines around an invocation (`START`, `END`, `REPORT`)
+/// for stdout, beside the functions' output; like the runner's log lines, they
+/// never wait for room.
+pub fn platform_lines(bytes: Vec<u8>) {
+    try_line(Stream::Stdout, bytes);
 }
 
 /// Queues one line if there is room; otherwise counts it as dropped.

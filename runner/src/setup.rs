@@ -104,6 +104,7 @@ pub fn serve(
             dir: launch.task_root,
             environment,
             timeout: spec.timeout,
+            memory_mb: spec.memory_mb,
             arn: spec.arn.as_str().into(),
         };
         schedules.extend(spec.schedules.iter().map(|s| (pools.len(), s.clone())));

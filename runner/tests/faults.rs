@@ -99,7 +99,7 @@ async fn a_slow_start_is_waited_for_and_logged_as_a_cold_start() {
         .to_str()
         .unwrap()
         .to_owned();
-    let line = runner.log_line(&request_id).await;
+    let line = runner.log_line(&format!("request_id={request_id}")).await;
     for field in [
         "cold start",
         "function=SlowInit",

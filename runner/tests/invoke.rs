@@ -190,6 +190,9 @@ async fn a_log_tail_is_the_invocations_output_between_lambdas_lines() {
         )),
         "{tail}"
     );
+    // The same REPORT the runner printed, peak memory and cold start included.
+    assert!(tail.contains("\tMax Memory Used: "), "{tail}");
+    assert!(tail.contains("\tInit Duration: "), "{tail}");
     // Without asking, no tail.
     let plain = invoke(&runner, "Echo", &[], "{}").await;
     assert!(header(&plain, "x-amz-log-result").is_none());

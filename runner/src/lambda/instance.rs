@@ -38,6 +38,55 @@ pub struct Instance {
     pub last_used: Instant,
     /// What it prints, for an invocation that asks for its log tail.
     pub tap: Arc<Tap>,
+    memory: Memory,
+}
+
+/// The instance's resident memory, read from `/proc/<pid>/statm` (kept open: one
+/// `pread` of a short line) at the end of an invocation, and the most seen so
+/// far. A busy instance is read at most every [`Memory::EVERY`]: its later
+/// invocations report the peak as last read. `/proc/<pid>/status` has the true
+/// peak (`VmHWM`), but costs several times as much to read.
+struct Memory {
+    statm: Option<std::fs::File>,
+    peak_bytes: u64,
+    read_at: Option<Instant>,
+}
+
+impl Memory {
+    const EVERY: Duration = Duration::from_millis(20);
+
+    fn of(pid: u32) -> Memory {
+        Memory {
+            statm: std::fs::File::open(format!("/proc/{pid}/statm")).ok(),
+            peak_bytes: 0,
+            read_at: None,
+        }
+    }
+
+    /// The largest resident set seen, in MB rounded up, reading it now unless
+    /// it was read less than [`Memory::EVERY`] ago; `None` where there is no
+    /// `/proc`.
+    fn peak_mb(&mut self, now: Instant) -> Option<u64> {
+        use std::os::unix::fs::FileExt as _;
+        let statm = self.statm.as_ref()?;
+        if self
+            .read_at
+            .is_none_or(|at| now.duration_since(at) >= Self::EVERY)
+        {
+            let mut buf = [0u8; 128];
+            let read = statm.read_at(&mut buf, 0).ok()?;
+            // `size resident shared text lib data dt`, in pages.
+            let resident: u64 = std::str::from_utf8(&buf[..read])
+                .ok()?
+                .split_ascii_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            self.peak_bytes = self.peak_bytes.max(resident * super::sys::page_size());
+            self.read_at = Some(now);
+        }
+        Some(self.peak_bytes.div_ceil(1024 * 1024))
+    }
 }
 
 impl Drop for Instance {
@@ -97,6 +146,7 @@ impl Instance {
             server,
             last_used: Instant::now(),
             tap,
+            memory: Memory::of(pid),
         };
         instance.wait_until_ready(init_timeout).await?;
         instance.last_used = Instant::now();
@@ -123,6 +173,12 @@ impl Instance {
                 Phase::Starting => Err("it never started".to_owned()),
             },
         }
+    }
+
+    /// The instance's largest resident set so far, in MB, as of its last
+    /// invocation's end (see [`Memory`]); `None` where it cannot be read.
+    pub fn max_memory_mb(&mut self) -> Option<u64> {
+        self.memory.peak_mb(self.last_used)
     }
 
     /// Whether the process is still there to take work.

@@ -8,6 +8,7 @@ pub mod invocation;
 mod peer;
 pub mod pool;
 mod process;
+pub mod report;
 pub(crate) mod runtime_api;
 mod supervisor;
 mod sys;

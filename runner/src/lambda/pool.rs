@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::lambda::Supervisor;
 use crate::lambda::instance::{Fault, Instance, Runtime};
 use crate::lambda::invocation::Outcome;
+use crate::lambda::report::{self, Report, Status};
 
 /// Instances an invocation is offered to when each exits before taking it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -41,6 +42,8 @@ pub struct Invoked {
     pub log: Option<Vec<u8>>,
     /// How long the instance worked on it, when it ran.
     pub ran: Option<Duration>,
+    /// With the log tail: Lambda's `END` and `REPORT` lines for it.
+    pub report: Option<String>,
 }
 
 impl Invoked {
@@ -51,6 +54,7 @@ impl Invoked {
             init: None,
             log: None,
             ran: None,
+            report: None,
         }
     }
 }
@@ -175,6 +179,7 @@ impl Pool {
                 instance.tap.settle().await;
                 instance.tap.start();
             }
+            report::write_start(&self.runtime.name, &request_id);
             let began = Instant::now();
             let result = instance
                 .invoke(
@@ -184,7 +189,20 @@ impl Pool {
                     trace_id.clone(),
                 )
                 .await;
-            let ran = Some(began.elapsed());
+            let ran = began.elapsed();
+            let mut report = None;
+            if !matches!(result, Err(Fault::NotDelivered)) {
+                let figures = Report {
+                    request_id: &request_id,
+                    duration: ran,
+                    memory_size_mb: self.runtime.memory_mb,
+                    max_memory_used_mb: instance.max_memory_mb(),
+                    init,
+                    status: status_of(&result),
+                };
+                report::write_end(&self.runtime.name, &figures);
+                report = tail.then(|| figures.end_and_report_text());
+            }
             let log = if tail {
                 // The instance wrote its output before it answered, so it is in
                 // the pipes by now.
@@ -214,7 +232,8 @@ impl Pool {
                 result,
                 init,
                 log,
-                ran,
+                ran: Some(ran),
+                report,
             };
         }
     }
@@ -257,6 +276,16 @@ impl Pool {
                 Err(reason)
             }
         }
+    }
+}
+
+/// How `REPORT` states an invocation's end.
+fn status_of(result: &Result<Outcome, Fault>) -> Status {
+    match result {
+        Ok(Outcome::Response(_)) => Status::Success,
+        Ok(_) => Status::Error,
+        Err(Fault::Timeout) => Status::Timeout,
+        Err(Fault::Crashed(_) | Fault::NotDelivered) => Status::Crashed,
     }
 }
 

@@ -34,13 +34,15 @@ pub struct Runtime {
     /// Every variable the process gets, Lambda's own included.
     pub environment: Vec<(String, String)>,
     pub timeout: Duration,
+    /// `MemorySize`, in MB, as `REPORT` lines state it.
+    pub memory_mb: u32,
     pub arn: Arc<str>,
 }
 
 impl Runtime {
     /// Whether `other` runs the same code the same way: the same program
     /// (found at the same place, unchanged since), arguments, folder,
-    /// environment, timeout and ARN.
+    /// environment, timeout, memory size and ARN.
     pub fn runs_like(&self, other: &Runtime) -> bool {
         self.name == other.name
             && self.origin == other.origin
@@ -49,6 +51,7 @@ impl Runtime {
             && self.dir == other.dir
             && self.environment == other.environment
             && self.timeout == other.timeout
+            && self.memory_mb == other.memory_mb
             && self.arn == other.arn
     }
 }

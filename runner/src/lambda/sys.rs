@@ -65,6 +65,13 @@ fn signal_group(leader: u32, signal: libc::c_int) {
     }
 }
 
+/// The size of a memory page, in bytes (4096 when it cannot tell).
+pub(crate) fn page_size() -> u64 {
+    // SAFETY: `sysconf` takes a plain integer and has no memory effects.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|s| *s > 0).unwrap_or(4096)
+}
+
 /// The bytes waiting unread in the pipe (or socket) `fd`; 0 when it cannot
 /// tell.
 pub(crate) fn unread(fd: std::os::fd::RawFd) -> usize {

@@ -15,7 +15,7 @@
 //! with no qualifier or `$LATEST`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -25,6 +25,7 @@ use http_body_util::Full;
 use super::outcome::{AsyncRetries, AsyncSlot, asynchronous, result, trace_id};
 use crate::gateway::App;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
+use crate::lambda::report::start_text;
 
 /// Lambda's limit on an asynchronous invocation's payload.
 const MAX_ASYNC_PAYLOAD: usize = 256 * 1024;
@@ -141,6 +142,7 @@ async fn synchronous(
         .unwrap_or_else(|_| Invoked::failed(PoolError::Crashed("was lost".into())));
     let duration = invoked.ran.unwrap_or_else(|| started.elapsed());
     let log = invoked.log.clone();
+    let report = invoked.report.clone();
     let (function_error, body) = match result(pool, &request_id, invoked) {
         Ok(body) => (false, body),
         Err(Some(body)) => (true, body),
@@ -166,7 +168,7 @@ async fn synchronous(
         );
     }
     if let Some(log) = log {
-        let text = tail_text(&request_id, &log, duration, memory_mb(pool));
+        let text = tail_text(&request_id, &log, report.as_deref().unwrap_or_default());
         let encoded = base64::engine::general_purpose::STANDARD.encode(text);
         if let Ok(value) = HeaderValue::from_str(&encoded) {
             headers.insert("x-amz-log-result", value);
@@ -236,27 +238,13 @@ fn answer(status: StatusCode, request_id: &str, body: Bytes) -> Response<Full<By
     response
 }
 
-fn memory_mb(pool: &Pool) -> String {
-    pool.runtime
-        .environment
-        .iter()
-        .find(|(k, _)| k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        .map_or_else(|| "128".to_owned(), |(_, v)| v.clone())
-}
-
-/// Lambda's log around an invocation, the last 4 KB of it.
-fn tail_text(request_id: &str, output: &[u8], duration: Duration, memory_mb: String) -> Vec<u8> {
-    let ms = duration.as_secs_f64() * 1000.0;
-    let mut text = format!("START RequestId: {request_id} Version: $LATEST\n").into_bytes();
+/// Lambda's log around an invocation (`START`, the output, then `END` and
+/// `REPORT` as the runner printed them), the last 4 KB of it.
+fn tail_text(request_id: &str, output: &[u8], end_and_report: &str) -> Vec<u8> {
+    let mut text = start_text(request_id).into_bytes();
+    text.push(b'\n');
     text.extend_from_slice(output);
-    text.extend_from_slice(
-        format!(
-            "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {ms:.2} ms\t\
-             Billed Duration: {} ms\tMemory Size: {memory_mb} MB\t\n",
-            ms.ceil() as u64
-        )
-        .as_bytes(),
-    );
+    text.extend_from_slice(end_and_report.as_bytes());
     let cut = text.len().saturating_sub(4096);
     text.split_off(cut)
 }
@@ -285,25 +273,14 @@ mod tests {
 
     #[test]
     fn the_log_tail_is_lambdas_lines_around_the_output_and_at_most_4_kb() {
-        let text = tail_text(
-            "id-1",
-            b"hello\n",
-            Duration::from_micros(1500),
-            "256".into(),
+        let report = "END RequestId: id-1\nREPORT RequestId: id-1\tDuration: 1.50 ms\t\n";
+        let text = String::from_utf8(tail_text("id-1", b"hello\n", report)).unwrap();
+        assert_eq!(
+            text,
+            format!("START RequestId: id-1 Version: $LATEST\nhello\n{report}")
         );
-        let text = String::from_utf8(text).unwrap();
-        assert!(
-            text.starts_with(
-                "START RequestId: id-1 Version: $LATEST\nhello\nEND RequestId: id-1\n"
-            )
-        );
-        assert!(text.contains("Duration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 256 MB"));
-        let long = tail_text("id-2", &[b'y'; 10_000], Duration::ZERO, "128".into());
+        let long = tail_text("id-2", &[b'y'; 10_000], report);
         assert_eq!(long.len(), 4096);
-        assert!(
-            String::from_utf8(long)
-                .unwrap()
-                .ends_with("Memory Size: 128 MB\t\n")
-        );
+        assert!(String::from_utf8(long).unwrap().ends_with(report));
     }
 }

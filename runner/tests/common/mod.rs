@@ -89,7 +89,12 @@ fn drain(
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             if let (Some(tx), Some(at)) = (&found, line.find("listening on http://")) {
-                let _ = tx.send(line[at + "listening on ".len()..].trim().to_owned());
+                // The URL ends the text line, or the JSON line's message.
+                let url = line[at + "listening on ".len()..]
+                    .split(['"', ' '])
+                    .next()
+                    .unwrap_or_default();
+                let _ = tx.send(url.trim().to_owned());
             }
             let mut sink = sink.lock().unwrap();
             sink.push_str(&line);

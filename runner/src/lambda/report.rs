@@ -1,0 +1,244 @@
+//! Lambda's own lines around every invocation, in the function's log: `START`
+//! before it, `END` and `REPORT` (duration, billed duration, memory size, the
+//! instance's peak memory, and the init duration on a cold start) after it. As
+//! text they read as in CloudWatch; with `--log-format json` they are the
+//! `platform.*` records of Lambda's JSON log format.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+/// How an invocation ended, as `REPORT` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    /// The function reported an error (`/error`) or gave an unusable answer.
+    Error,
+    /// The process exited or was lost mid-invocation.
+    Crashed,
+    Timeout,
+}
+
+impl Status {
+    fn json(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error | Status::Crashed => "error",
+            Status::Timeout => "timeout",
+        }
+    }
+}
+
+/// The figures of one invocation.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    pub request_id: &'a str,
+    pub duration: Duration,
+    pub memory_size_mb: u32,
+    /// The instance's largest resident set seen so far, in MB (rounded up).
+    pub max_memory_used_mb: Option<u64>,
+    /// The instance's start-up time, when this invocation started it.
+    pub init: Option<Duration>,
+    pub status: Status,
+}
+
+/// `START RequestId: … Version: $LATEST`, without a newline.
+pub fn start_text(request_id: &str) -> String {
+    format!("START RequestId: {request_id} Version: $LATEST")
+}
+
+fn milliseconds(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+impl Report<'_> {
+    /// Lambda bills whole milliseconds, rounded up.
+    pub fn billed_ms(&self) -> u64 {
+        self.duration.as_micros().div_ceil(1000).max(1) as u64
+    }
+
+    /// `END` and `REPORT`, each ending with a newline. `REPORT`'s fields are
+    /// separated by tabs, as CloudWatch shows them.
+    pub fn end_and_report_text(&self) -> String {
+        let id = self.request_id;
+        let mut text = format!(
+            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t",
+            milliseconds(self.duration),
+            self.billed_ms(),
+            self.memory_size_mb,
+        );
+        if let Some(used) = self.max_memory_used_mb {
+            let _ = write!(text, "Max Memory Used: {used} MB\t");
+        }
+        if let Some(init) = self.init {
+            let _ = write!(text, "Init Duration: {:.2} ms\t", milliseconds(init));
+        }
+        match self.status {
+            Status::Success => {}
+            Status::Error => text.push_str("Status: error\t"),
+            Status::Crashed => text.push_str("Status: error\tError Type: Runtime.ExitError\t"),
+            Status::Timeout => text.push_str("Status: timeout\t"),
+        }
+        text.push('\n');
+        text
+    }
+}
+
+/// The `platform.start` record, one JSON line for `function`.
+pub fn start_json(function: &str, request_id: &str, at: SystemTime) -> String {
+    serde_json::json!({
+        "time": crate::clock::timestamp_string(at),
+        "type": "platform.start",
+        "function": function,
+        "record": {"requestId": request_id, "version": "$LATEST"},
+    })
+    .to_string()
+}
+
+impl Report<'_> {
+    /// The `platform.runtimeDone` and `platform.report` records, one JSON line
+    /// each, each ending with a newline.
+    pub fn end_and_report_json(&self, function: &str, at: SystemTime) -> String {
+        let time = crate::clock::timestamp_string(at);
+        let status = self.status.json();
+        let done = serde_json::json!({
+            "time": time,
+            "type": "platform.runtimeDone",
+            "function": function,
+            "record": {"requestId": self.request_id, "status": status},
+        });
+        let mut metrics = serde_json::json!({
+            "durationMs": round2(milliseconds(self.duration)),
+            "billedDurationMs": self.billed_ms(),
+            "memorySizeMB": self.memory_size_mb,
+        });
+        if let Some(used) = self.max_memory_used_mb {
+            metrics["maxMemoryUsedMB"] = used.into();
+        }
+        if let Some(init) = self.init {
+            metrics["initDurationMs"] = round2(milliseconds(init)).into();
+        }
+        let mut record = serde_json::json!({
+            "requestId": self.request_id,
+            "metrics": metrics,
+            "status": status,
+        });
+        if self.status == Status::Crashed {
+            record["errorType"] = "Runtime.ExitError".into();
+        }
+        let report = serde_json::json!({
+            "time": time,
+            "type": "platform.report",
+            "function": function,
+            "record": record,
+        });
+        format!("{done}\n{report}\n")
+    }
+}
+
+/// Writes `START` for an invocation of `function` to the runner's stdout, where
+/// the function's own output goes.
+pub(crate) fn write_start(function: &str, request_id: &str) {
+    let line = if crate::output::json_logs() {
+        start_json(function, request_id, SystemTime::now()) + "\n"
+    } else {
+        format!("[{function}] {}\n", start_text(request_id))
+    };
+    crate::output::platform_lines(line.into_bytes());
+}
+
+/// Writes `END` and `REPORT` for an invocation of `function`, as
+/// [`write_start`] does `START`.
+pub(crate) fn write_end(function: &str, report: &Report<'_>) {
+    let lines = if crate::output::json_logs() {
+        report.end_and_report_json(function, SystemTime::now())
+    } else {
+        let text = report.end_and_report_text();
+        let mut lines = String::with_capacity(text.len() + 2 * (function.len() + 3));
+        for line in text.lines() {
+            let _ = writeln!(lines, "[{function}] {line}");
+        }
+        lines
+    };
+    crate::output::platform_lines(lines.into_bytes());
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(status: Status, init: Option<Duration>) -> Report<'static> {
+        Report {
+            request_id: "id-1",
+            duration: Duration::from_micros(2_714),
+            memory_size_mb: 256,
+            max_memory_used_mb: Some(19),
+            init,
+            status,
+        }
+    }
+
+    #[test]
+    fn text_lines_read_as_cloudwatch_shows_them() {
+        assert_eq!(start_text("id-1"), "START RequestId: id-1 Version: $LATEST");
+        assert_eq!(
+            report(Status::Success, Some(Duration::from_micros(8_126))).end_and_report_text(),
+            "END RequestId: id-1\nREPORT RequestId: id-1\tDuration: 2.71 ms\tBilled Duration: 3 ms\t\
+             Memory Size: 256 MB\tMax Memory Used: 19 MB\tInit Duration: 8.13 ms\t\n"
+        );
+        assert!(
+            report(Status::Timeout, None)
+                .end_and_report_text()
+                .ends_with("Max Memory Used: 19 MB\tStatus: timeout\t\n")
+        );
+        assert!(
+            report(Status::Crashed, None)
+                .end_and_report_text()
+                .ends_with("Status: error\tError Type: Runtime.ExitError\t\n")
+        );
+    }
+
+    #[test]
+    fn billing_rounds_up_to_whole_milliseconds() {
+        let mut r = report(Status::Success, None);
+        for (micros, billed) in [(0, 1), (1, 1), (1_000, 1), (1_001, 2), (2_999, 3)] {
+            r.duration = Duration::from_micros(micros);
+            assert_eq!(r.billed_ms(), billed, "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn json_lines_are_lambdas_platform_records() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let start: serde_json::Value =
+            serde_json::from_str(&start_json("Echo", "id-1", at)).unwrap();
+        assert_eq!(start["type"], "platform.start");
+        assert_eq!(start["function"], "Echo");
+        assert_eq!(start["record"]["requestId"], "id-1");
+        assert_eq!(start["record"]["version"], "$LATEST");
+        assert_eq!(start["time"], "2023-11-14T22:13:20.123000Z");
+
+        let both =
+            report(Status::Crashed, Some(Duration::from_millis(5))).end_and_report_json("Echo", at);
+        let lines: Vec<serde_json::Value> = both
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["type"], "platform.runtimeDone");
+        assert_eq!(lines[0]["record"]["status"], "error");
+        let record = &lines[1]["record"];
+        assert_eq!(lines[1]["type"], "platform.report");
+        assert_eq!(record["requestId"], "id-1");
+        assert_eq!(record["status"], "error");
+        assert_eq!(record["errorType"], "Runtime.ExitError");
+        assert_eq!(record["metrics"]["durationMs"], 2.71);
+        assert_eq!(record["metrics"]["billedDurationMs"], 3);
+        assert_eq!(record["metrics"]["memorySizeMB"], 256);
+        assert_eq!(record["metrics"]["maxMemoryUsedMB"], 19);
+        assert_eq!(record["metrics"]["initDurationMs"], 5.0);
+    }
+}
