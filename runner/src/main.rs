@@ -79,7 +79,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     start_schedules(&app, retries, args.schedule_speed, args.watch);
     if let Some(port) = args.ops_port {
-        start_ops(&args.ops_host, port, &app, retries).await?;
+        start_ops(&args.ops_host, port, &app, &supervisor, retries).await?;
     }
     if args.watch {
         tokio::spawn(runner::watch::run(
@@ -152,11 +152,12 @@ fn start_schedules(app: &Arc<App>, retries: ops::AsyncRetries, speed: u32, watch
     }
 }
 
-/// Opens the operations listener (the Invoke API).
+/// Opens the operations listener (the Invoke API, probes and metrics).
 async fn start_ops(
     host: &str,
     port: u16,
     app: &Arc<App>,
+    supervisor: &Arc<Supervisor>,
     retries: ops::AsyncRetries,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((host, port))
@@ -164,7 +165,12 @@ async fn start_ops(
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     tracing::info!("operations listening on http://{}", listener.local_addr()?);
     let settings = ops::Settings { retries };
-    tokio::spawn(ops::serve(listener, Arc::clone(app), settings));
+    tokio::spawn(ops::serve(
+        listener,
+        Arc::clone(app),
+        Arc::clone(supervisor),
+        settings,
+    ));
     Ok(())
 }
 

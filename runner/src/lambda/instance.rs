@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use super::invocation::{Invocation, Outcome, Phase};
 pub use super::process::Runtime;
 use super::process::{Tap, command, forward, watch_process};
+use super::report::Status;
 use super::runtime_api::{self, Channel};
 use super::supervisor::Supervisor;
 use crate::output::Stream;
@@ -26,6 +27,18 @@ pub enum Fault {
     NotDelivered,
     /// The deadline passed; the caller must drop the instance.
     Timeout,
+}
+
+impl Fault {
+    /// How an invocation's result reads in `REPORT`.
+    pub fn report_status(result: &Result<Outcome, Fault>) -> Status {
+        match result {
+            Ok(Outcome::Response(_)) => Status::Success,
+            Ok(_) => Status::Error,
+            Err(Fault::Timeout) => Status::Timeout,
+            Err(Fault::Crashed(_) | Fault::NotDelivered) => Status::Crashed,
+        }
+    }
 }
 
 /// A running process of a function.

@@ -5,6 +5,7 @@
 
 pub mod instance;
 pub mod invocation;
+pub mod metrics;
 mod peer;
 pub mod pool;
 mod process;

@@ -11,7 +11,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::lambda::Supervisor;
 use crate::lambda::instance::{Fault, Instance, Runtime};
 use crate::lambda::invocation::Outcome;
-use crate::lambda::report::{self, Report, Status};
+use crate::lambda::metrics::FunctionMetrics;
+use crate::lambda::report::{self, Report};
 
 /// Instances an invocation is offered to when each exits before taking it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -91,6 +92,7 @@ pub struct Pool {
     waiting: AtomicUsize,
     idle: Mutex<Vec<Instance>>,
     backoff: Mutex<Backoff>,
+    metrics: FunctionMetrics,
 }
 
 struct Waiting<'a>(&'a AtomicUsize);
@@ -104,6 +106,7 @@ impl Pool {
     /// A pool with `limits.concurrency` instances at most, stopping idle ones;
     /// `supervisor` stops them all at shutdown.
     pub fn new(runtime: Runtime, limits: Limits, supervisor: Arc<Supervisor>) -> Arc<Pool> {
+        let metrics = supervisor.metrics.function(&runtime.name);
         let pool = Arc::new(Pool {
             runtime,
             limits,
@@ -112,6 +115,7 @@ impl Pool {
             waiting: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             backoff: Mutex::new(Backoff::default()),
+            metrics,
         });
         tokio::spawn(reap(Arc::downgrade(&pool), limits.idle_timeout));
         pool
@@ -122,10 +126,31 @@ impl Pool {
         self.limits
     }
 
+    /// Records the pool's instances (busy, idle) and queue as they are now.
+    pub fn record_state(&self) {
+        let busy = self.limits.concurrency - self.permits.available_permits();
+        let idle = self.idle.lock().expect("lock").len();
+        let queued = self.waiting.load(Ordering::SeqCst);
+        self.supervisor
+            .metrics
+            .set_pool_state(&self.runtime.name, busy, idle, queued);
+    }
+
     /// Takes one of the pool's places, waiting in the queue (at most `queue_timeout`)
     /// when every instance is busy. The caller waits in person: dropping this future,
     /// as a hyper service does when its client hangs up, gives the queue place back.
     pub async fn admit(&self) -> Result<Admission, PoolError> {
+        let admitted = self.wait_for_place().await;
+        if matches!(
+            admitted,
+            Err(PoolError::Throttled | PoolError::QueueTimeout(_))
+        ) {
+            self.metrics.throttles.inc();
+        }
+        admitted
+    }
+
+    async fn wait_for_place(&self) -> Result<Admission, PoolError> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Ok(Admission { _permit: permit });
         }
@@ -163,17 +188,13 @@ impl Pool {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let idle = {
-                let mut idle = self.idle.lock().expect("lock");
-                idle.retain(Instance::is_alive);
-                idle.pop()
-            };
-            let (mut instance, init) = match idle {
-                Some(instance) => (instance, None),
-                None => match self.start().await {
-                    Ok((instance, init)) => (instance, Some(init)),
-                    Err(reason) => return failed(PoolError::InitFailed(reason)),
-                },
+            let (mut instance, init) = match self.instance().await {
+                Ok(taken) => taken,
+                Err(reason) => {
+                    self.metrics.invocations.inc();
+                    self.metrics.errors.inc();
+                    return failed(PoolError::InitFailed(reason));
+                }
             };
             if tail {
                 instance.tap.settle().await;
@@ -190,19 +211,19 @@ impl Pool {
                 )
                 .await;
             let ran = began.elapsed();
-            let mut report = None;
-            if !matches!(result, Err(Fault::NotDelivered)) {
+            let report = if matches!(result, Err(Fault::NotDelivered)) {
+                None
+            } else {
                 let figures = Report {
                     request_id: &request_id,
                     duration: ran,
                     memory_size_mb: self.runtime.memory_mb,
                     max_memory_used_mb: instance.max_memory_mb(),
                     init,
-                    status: status_of(&result),
+                    status: Fault::report_status(&result),
                 };
-                report::write_end(&self.runtime.name, &figures);
-                report = tail.then(|| figures.end_and_report_text());
-            }
+                self.reported(&figures, tail)
+            };
             let log = if tail {
                 // The instance wrote its output before it answered, so it is in
                 // the pipes by now.
@@ -236,6 +257,31 @@ impl Pool {
                 report,
             };
         }
+    }
+
+    /// An idle instance, or else a new one and its start-up time; the error is
+    /// why none started.
+    async fn instance(&self) -> Result<(Instance, Option<Duration>), String> {
+        let idle = {
+            let mut idle = self.idle.lock().expect("lock");
+            idle.retain(Instance::is_alive);
+            idle.pop()
+        };
+        match idle {
+            Some(instance) => Ok((instance, None)),
+            None => self
+                .start()
+                .await
+                .map(|(instance, init)| (instance, Some(init))),
+        }
+    }
+
+    /// Writes an invocation's `END` and `REPORT` lines and counts it; with
+    /// `tail`, returns those lines for the log tail.
+    fn reported(&self, figures: &Report<'_>, tail: bool) -> Option<String> {
+        report::write_end(&self.runtime.name, figures);
+        self.metrics.count(figures);
+        tail.then(|| figures.end_and_report_text())
     }
 
     /// Starts one instance and keeps it idle for the first invocation; the
@@ -276,16 +322,6 @@ impl Pool {
                 Err(reason)
             }
         }
-    }
-}
-
-/// How `REPORT` states an invocation's end.
-fn status_of(result: &Result<Outcome, Fault>) -> Status {
-    match result {
-        Ok(Outcome::Response(_)) => Status::Success,
-        Ok(_) => Status::Error,
-        Err(Fault::Timeout) => Status::Timeout,
-        Err(Fault::Crashed(_) | Fault::NotDelivered) => Status::Crashed,
     }
 }
 

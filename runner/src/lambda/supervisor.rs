@@ -15,6 +15,8 @@ pub struct Supervisor {
     pub(super) live: AtomicUsize,
     /// Tells every instance to stop, busy or not.
     pub(super) shutdown: Notify,
+    /// Every function's metrics, kept across reloads.
+    pub metrics: super::metrics::Metrics,
 }
 
 impl Supervisor {

@@ -1,7 +1,7 @@
 //! The operations listener (`--ops-port`, loopback unless `--ops-host` says
 //! otherwise): Lambda's Invoke API, which reaches a function's pool directly,
-//! bypassing the gateway, so it is never on the public port; and the health
-//! probes (`/healthz`, `/readyz`). Its error bodies
+//! bypassing the gateway, so it is never on the public port; the health
+//! probes (`/healthz`, `/readyz`); and Prometheus metrics (`/metrics`). Its error bodies
 //! are Lambda's (`{"Type": …, "message": …}` with `x-amzn-ErrorType`), so
 //! `aws lambda invoke --endpoint-url` and `cargo lambda invoke` read them.
 
@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 
 use crate::gateway::App;
 use crate::gateway::stall::WriteStall;
+use crate::lambda::Supervisor;
 use invoke::error;
 
 pub use outcome::AsyncRetries;
@@ -46,7 +47,12 @@ pub struct Settings {
 /// Serves the operations API on `listener` for as long as the runner runs. It
 /// keeps accepting while the runner drains, so that `/readyz` can say so; each
 /// connection then serves one request and closes, and new invocations are refused.
-pub async fn serve(listener: TcpListener, app: Arc<App>, settings: Settings) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    supervisor: Arc<Supervisor>,
+    settings: Settings,
+) {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(slot) = connections.clone().acquire_owned().await else {
@@ -54,13 +60,16 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, settings: Settings) {
         };
         let (stream, _) = crate::net::accept(&listener).await;
         let app = Arc::clone(&app);
+        let supervisor = Arc::clone(&supervisor);
         tokio::spawn(async move {
             let _slot = slot;
             // A client that stops reading its answer is cut off, as on the
             // public port.
             let stream = WriteStall::new(stream, app.settings.write_timeout);
             let drain = app.drain.clone();
-            let service = service_fn(move |req| handle(Arc::clone(&app), settings, req));
+            let service = service_fn(move |req| {
+                handle(Arc::clone(&app), Arc::clone(&supervisor), settings, req)
+            });
             let mut builder = http1::Builder::new();
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -74,10 +83,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, settings: Settings) {
 
 async fn handle(
     app: Arc<App>,
+    supervisor: Arc<Supervisor>,
     settings: Settings,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if let Some(probe) = health::answer(&app, req.method(), req.uri().path()) {
+    if let Some(probe) = health::answer(&app, &supervisor, req.method(), req.uri().path()) {
         return Ok(probe);
     }
     let path = req.uri().path().to_owned();
