@@ -111,6 +111,11 @@ pub(crate) struct Args {
     /// Which build output supplies the binaries (newest: whichever was built last).
     #[arg(long, value_enum, default_value_t = BuildKind::Newest)]
     pub(crate) binaries: BuildKind,
+    /// Keep N instances of the function with logical id NAME started and ready
+    /// before the first request, and replace them when they exit (as
+    /// `ProvisionedConcurrencyConfig` does, which this overrides); repeatable.
+    #[arg(long, value_name = "NAME=N", value_parser = parse_min_instances)]
+    pub(crate) min_instances: Vec<(String, u32)>,
     /// Port of the operations listener, which serves Lambda's Invoke API
     /// (`POST /2015-03-31/functions/{name}/invocations`); off unless given; 0 picks one.
     #[arg(long, value_name = "N")]
@@ -214,6 +219,16 @@ pub(crate) fn listening_domain(address: std::net::SocketAddr) -> String {
     std::net::SocketAddr::new(ip, address.port()).to_string()
 }
 
+fn parse_min_instances(item: &str) -> Result<(String, u32), String> {
+    let (name, count) = item
+        .split_once('=')
+        .ok_or_else(|| format!("{item}: expected NAME=N"))?;
+    let count = count
+        .parse()
+        .map_err(|_| format!("{item}: N must be a whole number"))?;
+    Ok((name.to_owned(), count))
+}
+
 fn parse_overrides(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in items.iter().flat_map(|i| i.split_whitespace()) {
@@ -267,7 +282,9 @@ impl Args {
                 queue_timeout: args.queue_timeout,
                 idle_timeout: args.idle_timeout,
                 init_timeout: args.init_timeout,
+                min_instances: 0,
             },
+            min_instances: args.min_instances.iter().cloned().collect(),
         })
     }
 

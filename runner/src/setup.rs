@@ -2,6 +2,7 @@
 //! function a pool that starts its binary with the environment Lambda would give
 //! it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub secrets: Secrets,
     /// The pool limits of a function without reserved concurrency.
     pub limits: Limits,
+    /// `--min-instances`: instances kept ready, by logical id.
+    pub min_instances: BTreeMap<String, u32>,
 }
 
 impl Config {
@@ -53,9 +56,24 @@ impl Config {
     }
 
     /// The pool limits of a function, given its reserved concurrency.
-    fn limits(&self, reserved: Option<u32>) -> Limits {
+    /// A function's pool limits: its reserved concurrency, and the instances
+    /// kept ready (`--min-instances` first, else its provisioned concurrency),
+    /// never more than it may run at once.
+    fn limits(&self, spec: &FunctionSpec) -> Limits {
+        let concurrency = spec
+            .reserved_concurrency
+            .map_or(self.limits.concurrency, |n| n as usize);
+        let wanted = self
+            .min_instances
+            .get(&spec.logical_id)
+            .copied()
+            .unwrap_or(spec.provisioned) as usize;
+        if wanted > concurrency {
+            tracing::warn!(function = %spec.logical_id, wanted, concurrency, "more instances kept ready than the function may run at once: keeping {concurrency}");
+        }
         Limits {
-            concurrency: reserved.map_or(self.limits.concurrency, |n| n as usize),
+            concurrency,
+            min_instances: wanted.min(concurrency),
             ..self.limits
         }
     }
@@ -74,6 +92,19 @@ pub fn serve(
     restart: &[String],
     snapshots: Option<&Path>,
 ) -> anyhow::Result<Served> {
+    for name in config.min_instances.keys() {
+        if !template.functions.iter().any(|f| &f.logical_id == name) {
+            let known: Vec<&str> = template
+                .functions
+                .iter()
+                .map(|f| f.logical_id.as_str())
+                .collect();
+            bail!(
+                "--min-instances {name}: the template has no function {name} (it has: {})",
+                known.join(", ")
+            );
+        }
+    }
     let mut routes = Routes::default();
     let mut pools = Vec::new();
     let mut schedules = Vec::new();
@@ -108,7 +139,7 @@ pub fn serve(
             arn: spec.arn.as_str().into(),
         };
         schedules.extend(spec.schedules.iter().map(|s| (pools.len(), s.clone())));
-        let limits = config.limits(spec.reserved_concurrency);
+        let limits = config.limits(spec);
         let kept = reuse.iter().find(|pool| {
             pool.runtime.runs_like(&runtime)
                 && pool.limits() == limits

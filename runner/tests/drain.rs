@@ -22,11 +22,7 @@ fn runner() -> Runner {
 /// GETs a probe on a connection of its own, as an orchestrator's probes do (a
 /// kept-alive one closes when the drain begins).
 async fn probe(ops: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+    let response = common::unpooled_client()
         .get(format!("{ops}{path}"))
         .send()
         .await
@@ -96,11 +92,7 @@ async fn sigterm_lets_the_request_in_progress_finish_and_the_runner_exits_by_its
         (503, serde_json::json!({"status": "draining"}))
     );
     assert_eq!(probe(&ops, "/healthz").await.0, 200);
-    let invoked = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+    let invoked = common::unpooled_client()
         .post(format!("{ops}/2015-03-31/functions/Echo/invocations"))
         .body("{}")
         .send()
@@ -112,10 +104,7 @@ async fn sigterm_lets_the_request_in_progress_finish_and_the_runner_exits_by_its
         "a new invocation was taken while draining"
     );
     assert_eq!(invoked.headers()["x-amzn-errortype"], "ServiceException");
-    let newcomer = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let newcomer = common::unpooled_client()
         .get(runner.url("/echo"))
         .send()
         .await;

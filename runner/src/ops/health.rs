@@ -2,8 +2,10 @@
 //! /metrics`, for Prometheus.
 //!
 //! - `/healthz`: the runner is alive and answering; 200 whenever it answers.
-//! - `/readyz`: it takes new requests; 503 once it has begun to drain, so a load
-//!   balancer stops sending it traffic before the listener closes.
+//! - `/readyz`: it takes new requests; 503 while the instances kept ready
+//!   (`ProvisionedConcurrencyConfig`, `--min-instances`) are not all up, and
+//!   once it has begun to drain, so a load balancer stops sending it traffic
+//!   before the listener closes.
 //! - `/metrics`: every function's metrics (see [`crate::lambda::metrics`]).
 
 use bytes::Bytes;
@@ -50,6 +52,12 @@ pub(super) fn answer(
             StatusCode::SERVICE_UNAVAILABLE,
             JSON,
             Bytes::from_static(br#"{"status":"draining"}"#),
+        )
+    } else if !app.served().pools.iter().all(|pool| pool.is_ready()) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            JSON,
+            Bytes::from_static(br#"{"status":"warming"}"#),
         )
     } else {
         (

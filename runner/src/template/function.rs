@@ -31,7 +31,6 @@ const IGNORED: &[&str] = &[
     "KmsKeyArn",
     "EphemeralStorage",
     "RuntimeManagementConfig",
-    "ProvisionedConcurrencyConfig",
     "SnapStart",
     "CodeSigningConfigArn",
     "DeadLetterQueue",
@@ -51,6 +50,7 @@ const HONOURED: &[&str] = &[
     "Timeout",
     "MemorySize",
     "ReservedConcurrentExecutions",
+    "ProvisionedConcurrencyConfig",
     "Events",
     "PackageType",
 ];
@@ -73,6 +73,9 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     pub memory_mb: u32,
     pub reserved_concurrency: Option<u32>,
+    /// `ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions`: instances
+    /// kept started and ready; 0 when not given.
+    pub provisioned: u32,
     pub events: Vec<EventSpec>,
     /// `Schedule` and `ScheduleV2` events.
     pub schedules: Vec<ScheduleSpec>,
@@ -137,6 +140,7 @@ pub(crate) fn build(
     let timeout = Duration::from_secs(number("Timeout")?.unwrap_or(3).clamp(1, 900));
     let memory_mb = number("MemorySize")?.unwrap_or(128).clamp(128, 10240) as u32;
     let reserved_concurrency = number("ReservedConcurrentExecutions")?.map(|n| n as u32);
+    let provisioned = provisioned(props.get("ProvisionedConcurrencyConfig"), &at)?;
     let (events, schedules) = events(id, props.get("Events"), scope, &at)?;
     Ok(FunctionSpec {
         logical_id: id.to_owned(),
@@ -150,9 +154,31 @@ pub(crate) fn build(
         timeout,
         memory_mb,
         reserved_concurrency,
+        provisioned,
         events,
         schedules,
     })
+}
+
+/// `ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: N }`.
+fn provisioned(config: Option<&Value>, at: &dyn Fn(&str) -> String) -> Result<u32, TemplateError> {
+    let key = "ProvisionedConcurrencyConfig";
+    let Some(config) = config.filter(|c| !c.is_null()) else {
+        return Ok(0);
+    };
+    let count = config
+        .as_object()
+        .ok_or_else(|| invalid(at(key), "must be a map"))?
+        .get("ProvisionedConcurrentExecutions")
+        .ok_or_else(|| invalid(at(key), "needs ProvisionedConcurrentExecutions"))?;
+    scalar_string(count)
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or_else(|| {
+            invalid(
+                at(key),
+                "ProvisionedConcurrentExecutions must be a whole number",
+            )
+        })
 }
 
 /// The function's HTTP events and its schedules.

@@ -132,6 +132,45 @@ fn keys_without_local_effect_are_accepted() {
 }
 
 #[test]
+fn provisioned_concurrency_is_read_from_the_function_or_its_globals() {
+    let function = |props: &str| {
+        format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: provided.al2023\n{props}"
+        )
+    };
+    let t = load_text(
+        &function("      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 3 }\n"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(t.functions[0].provisioned, 3);
+    let globals = format!(
+        "Globals:\n  Function:\n    ProvisionedConcurrencyConfig: {{ ProvisionedConcurrentExecutions: \"2\" }}\n{}",
+        function("")
+    );
+    assert_eq!(
+        load_text(&globals, &[]).unwrap().functions[0].provisioned,
+        2
+    );
+    assert_eq!(
+        load_text(&function(""), &[]).unwrap().functions[0].provisioned,
+        0
+    );
+    for bad in [
+        "      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: many }\n",
+        "      ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: -1 }\n",
+        "      ProvisionedConcurrencyConfig: {}\n",
+        "      ProvisionedConcurrencyConfig: 2\n",
+    ] {
+        let e = error(&function(bad));
+        assert!(
+            e.contains("resource F, key ProvisionedConcurrencyConfig"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn an_unsupported_intrinsic_is_an_error_naming_where_it_is() {
     let e = error(
         "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Timeout: !If [c, 1, 2]\n",

@@ -340,6 +340,16 @@ pub fn process_alive(pid: u64) -> bool {
     }
 }
 
+/// A client that opens a connection for every request, as probes do (a kept-alive
+/// one closes when the runner begins to drain).
+pub fn unpooled_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 /// Fails the test instead of letting it hang when `future` takes over 30 s (a bound
 /// on a regression, not a performance check).
 pub async fn within<T>(future: impl std::future::Future<Output = T>) -> T {

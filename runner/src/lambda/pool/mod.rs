@@ -1,8 +1,10 @@
 //! The instances of one function: started on demand, one invocation each at a time,
 //! at most the concurrency limit, a bounded queue beyond it, and idle ones stopped.
 
+mod upkeep;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -69,6 +71,9 @@ pub struct Limits {
     pub queue_timeout: Duration,
     pub idle_timeout: Duration,
     pub init_timeout: Duration,
+    /// Instances kept started and ready, even idle, and replaced when they
+    /// exit (`ProvisionedConcurrencyConfig`, `--min-instances`).
+    pub min_instances: usize,
 }
 
 #[derive(Debug, Default)]
@@ -117,23 +122,16 @@ impl Pool {
             backoff: Mutex::new(Backoff::default()),
             metrics,
         });
-        tokio::spawn(reap(Arc::downgrade(&pool), limits.idle_timeout));
+        tokio::spawn(upkeep::reap(Arc::downgrade(&pool), limits.idle_timeout));
+        if limits.min_instances > 0 {
+            tokio::spawn(upkeep::keep_ready(Arc::downgrade(&pool)));
+        }
         pool
     }
 
     /// The pool's limits.
     pub fn limits(&self) -> Limits {
         self.limits
-    }
-
-    /// Records the pool's instances (busy, idle) and queue as they are now.
-    pub fn record_state(&self) {
-        let busy = self.limits.concurrency - self.permits.available_permits();
-        let idle = self.idle.lock().expect("lock").len();
-        let queued = self.waiting.load(Ordering::SeqCst);
-        self.supervisor
-            .metrics
-            .set_pool_state(&self.runtime.name, busy, idle, queued);
     }
 
     /// Takes one of the pool's places, waiting in the queue (at most `queue_timeout`)
@@ -321,26 +319,6 @@ impl Pool {
                 tracing::warn!(function = %self.runtime.name, %reason, retry_in_ms = delay.as_millis() as u64, "instance failed to start");
                 Err(reason)
             }
-        }
-    }
-}
-
-/// Stops instances idle for longer than `idle_timeout`, until the pool is gone.
-async fn reap(pool: Weak<Pool>, idle_timeout: Duration) {
-    let period = (idle_timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
-    loop {
-        tokio::time::sleep(period).await;
-        let Some(pool) = pool.upgrade() else { return };
-        let stale: Vec<Instance> = {
-            let mut idle = pool.idle.lock().expect("lock");
-            let (keep, stale) = idle
-                .drain(..)
-                .partition(|i| i.last_used.elapsed() < idle_timeout && i.is_alive());
-            *idle = keep;
-            stale
-        };
-        for instance in stale {
-            tracing::info!(function = %pool.runtime.name, pid = instance.pid, "stopping idle instance");
         }
     }
 }
