@@ -71,6 +71,7 @@ fn table(payload: PayloadVersion, stage: &str, routes: &[(&str, &str)]) -> Table
             path: (*path).into(),
             payload,
             stage: stage.into(),
+            cors: None,
         };
         table
             .add(index, &spec)

@@ -71,6 +71,7 @@ fn an_ordinary_event_gives_lambda_http_a_url() {
         path: "/items/{id}".into(),
         payload: PayloadVersion::V2,
         stage: "$default".into(),
+        cors: None,
     };
     routes.add(0, &spec).expect("a valid route");
     let Lookup::Found(route, params) = routes.lookup("GET", "/items/7") else {

@@ -18,7 +18,7 @@ use super::client::Caller;
 use super::log::InvocationLog;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
-use super::{App, MAX_EVENT_BYTES, Served, event, response};
+use super::{App, MAX_EVENT_BYTES, Served, cors, event, response};
 use crate::body;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
@@ -47,6 +47,9 @@ pub(super) async fn handle(
     };
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
+    if let Some(answer) = cors::preflight(&app.served(), req.method(), &raw_path, req.headers()) {
+        return Ok(finish(answer, &request_id));
+    }
     // The request keeps its route and its function's pool, not all that is
     // served: after a --watch reload, the old generation's other instances
     // need not wait for this request to stop.
@@ -104,7 +107,7 @@ pub(super) async fn handle(
         .map(http::HeaderValue::as_bytes);
     let trace = crate::ids::continued_trace_id(trace, received);
     let invoked = call.invoke(event, trace).await;
-    Ok(call.answer(invoked))
+    Ok(cors::answered(call.answer(invoked), &route, &parts.headers))
 }
 
 /// The route a request takes, or why it has none: an asterisk-form target, an

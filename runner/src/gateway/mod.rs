@@ -3,6 +3,7 @@
 
 mod call;
 pub mod client;
+mod cors;
 pub mod event;
 mod json_string;
 mod log;

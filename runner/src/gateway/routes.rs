@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::template::{EventSpec, PayloadVersion};
+use crate::template::{CorsSpec, EventSpec, PayloadVersion};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -24,6 +24,8 @@ pub struct Route {
     pub function: usize,
     pub payload: PayloadVersion,
     pub stage: String,
+    /// The API's CORS settings, when it has any.
+    pub cors: Option<Arc<CorsSpec>>,
     segments: Vec<Segment>,
 }
 
@@ -116,6 +118,7 @@ impl Routes {
             function,
             payload: event.payload,
             stage: event.stage.clone(),
+            cors: event.cors.clone(),
             segments,
         }));
         Ok(())
@@ -203,6 +206,7 @@ mod tests {
                 path: path.to_string(),
                 payload: PayloadVersion::V2,
                 stage: "$default".into(),
+                cors: None,
             };
             table.add(i, &event).unwrap();
         }

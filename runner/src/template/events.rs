@@ -1,7 +1,10 @@
 //! The HTTP events of a function (`HttpApi`, `Api`) as routes.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use super::cors::CorsSpec;
 use super::error::{TemplateError, invalid};
 use super::intrinsics::{Scope, scalar_string};
 
@@ -24,6 +27,8 @@ pub struct EventSpec {
     pub path: String,
     pub payload: PayloadVersion,
     pub stage: String,
+    /// The API's CORS settings, when it has any.
+    pub cors: Option<Arc<CorsSpec>>,
 }
 
 pub(super) fn event_spec(
@@ -71,13 +76,14 @@ pub(super) fn event_spec(
         payload = PayloadVersion::V1;
     }
     let (path, method) = route(kind, props, &at)?;
-    let stage = stage(kind, api_key, props, scope, &at)?;
+    let (stage, cors) = api(kind, api_key, props, scope, &at)?;
     Ok(EventSpec {
         name: name.to_owned(),
         method,
         path,
         payload,
         stage,
+        cors,
     })
 }
 
@@ -108,21 +114,23 @@ fn route(
     Ok((path, method))
 }
 
-/// The stage: the API's own StageName, else the Globals', else SAM's default
-/// (`$default` for HTTP APIs, `Prod` for the implicit REST API).
-fn stage(
+/// What the event's API says: the stage (the API's own StageName, else the
+/// Globals', else SAM's default: `$default` for HTTP APIs, `Prod` for the
+/// implicit REST API) and the CORS settings (the API's own, else the Globals').
+fn api(
     kind: &str,
     api_key: &str,
     props: &serde_json::Map<String, Value>,
     scope: &Scope,
     at: &dyn Fn(&str) -> String,
-) -> Result<String, TemplateError> {
+) -> Result<(String, Option<Arc<CorsSpec>>), TemplateError> {
     let api_kind = if kind == "HttpApi" {
         "AWS::Serverless::HttpApi"
     } else {
         "AWS::Serverless::Api"
     };
     let mut stage = scope.global_stages.get(api_kind).cloned();
+    let mut cors = scope.global_cors.get(api_kind).cloned();
     if let Some(api) = props.get(api_key) {
         let info = api
             .as_str()
@@ -135,13 +143,15 @@ fn stage(
                 )
             })?;
         stage = info.stage.clone().or(stage);
+        cors = info.cors.clone().or(cors);
     }
-    Ok(stage.unwrap_or_else(|| {
+    let stage = stage.unwrap_or_else(|| {
         if kind == "HttpApi" {
             "$default"
         } else {
             "Prod"
         }
         .to_owned()
-    }))
+    });
+    Ok((stage, cors))
 }

@@ -7,7 +7,7 @@ use super::error::{TemplateError, invalid};
 use super::intrinsics::Scope;
 
 /// API resources are served by the runner itself, so their behaviour-changing keys
-/// (authorizers, CORS, OpenAPI bodies …) must not pass unnoticed.
+/// (authorizers, OpenAPI bodies …) must not pass unnoticed; CORS is honoured.
 pub(super) fn check_api_resource(
     id: &str,
     kind: &str,
@@ -33,12 +33,21 @@ pub(super) fn check_api_resource(
         "OpenApiVersion",
         "PropagateTags",
     ];
+    // Served by the runner (see `cors`).
+    let cors = if kind == "AWS::Serverless::HttpApi" {
+        "CorsConfiguration"
+    } else {
+        "Cors"
+    };
     let empty = Map::new();
     let props = resource
         .get("Properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    match props.keys().find(|k| !HARMLESS.contains(&k.as_str())) {
+    match props
+        .keys()
+        .find(|k| !HARMLESS.contains(&k.as_str()) && *k != cors)
+    {
         Some(key) => Err(invalid(
             format!("resource {id}, key Properties.{key}"),
             "is not supported by the runner",

@@ -54,6 +54,8 @@ pub(crate) struct ResourceInfo {
     pub(crate) function: Option<(String, String)>,
     /// `StageName`, for API resources that set one.
     pub(crate) stage: Option<String>,
+    /// The API's own CORS settings, for API resources that set them.
+    pub(crate) cors: Option<std::sync::Arc<super::cors::CorsSpec>>,
 }
 
 /// Everything a reference can point at.
@@ -64,6 +66,8 @@ pub(crate) struct Scope {
     pub(crate) resources: BTreeMap<String, ResourceInfo>,
     /// `Globals.Api.StageName` and `Globals.HttpApi.StageName`, by resource type.
     pub(crate) global_stages: BTreeMap<String, String>,
+    /// `Globals.Api.Cors` and `Globals.HttpApi.CorsConfiguration`, by resource type.
+    pub(crate) global_cors: BTreeMap<String, std::sync::Arc<super::cors::CorsSpec>>,
 }
 
 fn invalid(at: &str, reason: impl Into<String>) -> TemplateError {

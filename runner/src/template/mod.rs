@@ -4,6 +4,7 @@
 //! keys with no effect on one machine (IAM, tags, architectures …) are accepted and
 //! listed in the README.
 
+mod cors;
 mod cron;
 mod error;
 mod events;
@@ -17,9 +18,11 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use cors::CorsSpec;
 pub use error::TemplateError;
 use error::invalid;
 pub use events::{EventSpec, PayloadVersion};
@@ -120,14 +123,17 @@ fn scope_of(
         pseudo: pseudo_parameters(settings),
         resources: BTreeMap::new(),
         global_stages: BTreeMap::new(),
+        global_cors: BTreeMap::new(),
     };
     for section in ["Api", "HttpApi"] {
         let settings = &root.get("Globals").cloned().unwrap_or_default()[section];
         let at = format!("Globals, key {section}");
+        let kind = format!("AWS::Serverless::{section}");
         if let Some(stage) = string_property(settings, "StageName", &at, &scope)? {
-            scope
-                .global_stages
-                .insert(format!("AWS::Serverless::{section}"), stage);
+            scope.global_stages.insert(kind.clone(), stage);
+        }
+        if let Some(cors) = cors_property(settings, &kind, &at, &scope)? {
+            scope.global_cors.insert(kind, Arc::new(cors));
         }
     }
     let mut infos = Vec::new();
@@ -150,13 +156,16 @@ fn resource_info(
         &resource["Properties"],
         format!("resource {id}, key Properties"),
     );
-    let stage = if matches!(
+    let (stage, cors) = if matches!(
         kind.as_str(),
         "AWS::Serverless::Api" | "AWS::Serverless::HttpApi"
     ) {
-        string_property(properties, "StageName", &at, scope)?
+        (
+            string_property(properties, "StageName", &at, scope)?,
+            cors_property(properties, &kind, &at, scope)?.map(Arc::new),
+        )
     } else {
-        None
+        (None, None)
     };
     let function = if kind == function::FUNCTION_TYPE {
         // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
@@ -175,6 +184,7 @@ fn resource_info(
         kind,
         function,
         stage,
+        cors,
     })
 }
 
@@ -245,6 +255,33 @@ fn string_property(
         Some(Value::String(text)) => Ok(Some(text)),
         None => Ok(None),
         Some(_) => Err(invalid(at, "must be a string")),
+    }
+}
+
+/// An API's CORS settings (`CorsConfiguration` for an HTTP API, `Cors` for a
+/// REST API), resolved.
+fn cors_property(
+    properties: &Value,
+    kind: &str,
+    at: &str,
+    scope: &Scope,
+) -> Result<Option<cors::CorsSpec>, TemplateError> {
+    let key = if kind == "AWS::Serverless::HttpApi" {
+        "CorsConfiguration"
+    } else {
+        "Cors"
+    };
+    let Some(value) = properties.get(key) else {
+        return Ok(None);
+    };
+    let at = format!("{at}.{key}");
+    let Some(value) = scope.resolve(value, &at)? else {
+        return Ok(None);
+    };
+    if kind == "AWS::Serverless::HttpApi" {
+        cors::http_api(&value, &at)
+    } else {
+        cors::rest_api(&value, &at)
     }
 }
 

@@ -217,11 +217,13 @@ fn api_resources_with_behaviour_the_runner_cannot_honour_are_refused() {
 
 #[test]
 fn globals_for_apis_are_checked_like_api_resources_and_others_refused() {
-    let e = error("Globals:\n  HttpApi: { CorsConfiguration: true }\nResources: {}\n");
-    assert!(
-        e.contains("Globals.HttpApi") && e.contains("CorsConfiguration"),
-        "{e}"
-    );
+    let e = error("Globals:\n  HttpApi: { Auth: { DefaultAuthorizer: x } }\nResources: {}\n");
+    assert!(e.contains("Globals.HttpApi") && e.contains("Auth"), "{e}");
+    // CORS is served: an HTTP API's setting is understood, a REST API's is refused.
+    let e = error("Globals:\n  HttpApi: { Cors: \"'*'\" }\nResources: {}\n");
+    assert!(e.contains("Globals.HttpApi, key Properties.Cors"), "{e}");
+    let e = error("Globals:\n  HttpApi: { CorsConfiguration: 7 }\nResources: {}\n");
+    assert!(e.contains("CorsConfiguration"), "{e}");
     assert!(
         load_text(
             "Globals:\n  Api: { OpenApiVersion: '3.0' }\nResources: {}\n",

@@ -28,6 +28,7 @@ fn route(payload: PayloadVersion, method: &str, path: &str) -> Routes {
         path: path.into(),
         payload,
         stage: stage.into(),
+        cors: None,
     };
     routes.add(0, &event).unwrap();
     routes
