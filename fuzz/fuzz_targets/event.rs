@@ -72,6 +72,7 @@ fn table(payload: PayloadVersion, stage: &str, routes: &[(&str, &str)]) -> Table
             payload,
             stage: stage.into(),
             cors: None,
+            auth: None,
         };
         table
             .add(index, &spec)
@@ -162,6 +163,7 @@ fn translate(request: &wire::Request<'_>, table: &Table, setup: &Setup, check_li
         request_id: "fuzz-request-id",
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         account_id: "123456789012",
+        authorizer: None,
     };
     let built = event::build(&translated, route, &params, MAX_EVENT_BYTES)
         .expect("a fuzz input is far below the event limit");

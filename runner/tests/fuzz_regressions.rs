@@ -72,6 +72,7 @@ fn an_ordinary_event_gives_lambda_http_a_url() {
         payload: PayloadVersion::V2,
         stage: "$default".into(),
         cors: None,
+        auth: None,
     };
     routes.add(0, &spec).expect("a valid route");
     let Lookup::Found(route, params) = routes.lookup("GET", "/items/7") else {
@@ -104,6 +105,7 @@ fn build(
         request_id: "req-1",
         received: SystemTime::now(),
         account_id: "123456789012",
+        authorizer: None,
     };
     let bytes = event::build(&request, route, params, 1 << 20).expect("a small event");
     serde_json::from_slice(&bytes).expect("the event is JSON")

@@ -18,7 +18,7 @@ use super::client::Caller;
 use super::log::InvocationLog;
 use super::problem::Problem;
 use super::routes::{Lookup, Route};
-use super::{App, MAX_EVENT_BYTES, Served, cors, event, response};
+use super::{App, MAX_EVENT_BYTES, Served, cors, event, jwt, response};
 use crate::body;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
@@ -65,6 +65,11 @@ pub(super) async fn handle(
         }
     };
     let (parts, body) = req.into_parts();
+    // Authorized before the body is read, as API Gateway does.
+    let authorizer = match jwt::context(&app.issuers, &route, &parts.headers).await {
+        Ok(context) => context,
+        Err(refused) => return problem(refused, false),
+    };
     let body = match read_body(&app, &parts.headers, body).await {
         Ok(body) => body,
         Err((refused, close)) => return problem(refused, close),
@@ -86,6 +91,7 @@ pub(super) async fn handle(
         request_id: &request_id,
         received,
         account_id: &app.settings.account_id,
+        authorizer: authorizer.as_ref(),
     };
     let event = match event::build(&request, &route, &params, MAX_EVENT_BYTES) {
         Ok(event) => Bytes::from(event),
@@ -101,12 +107,7 @@ pub(super) async fn handle(
         started,
         payload: route.payload,
     };
-    let trace = parts
-        .headers
-        .get("x-amzn-trace-id")
-        .map(http::HeaderValue::as_bytes);
-    let trace = crate::ids::continued_trace_id(trace, received);
-    let invoked = call.invoke(event, trace).await;
+    let invoked = call.invoke(event, &parts.headers, received).await;
     Ok(cors::answered(call.answer(invoked), &route, &parts.headers))
 }
 
@@ -191,7 +192,11 @@ impl Call<'_> {
     /// the place back; the invocation runs in its own, so a caller who hangs up
     /// cannot abandon an instance halfway through. As API Gateway does, the caller
     /// stops waiting at the integration timeout while the invocation runs on.
-    async fn invoke(&self, event: Bytes, trace: String) -> Invoked {
+    async fn invoke(&self, event: Bytes, headers: &HeaderMap, received: SystemTime) -> Invoked {
+        let trace = headers
+            .get("x-amzn-trace-id")
+            .map(http::HeaderValue::as_bytes);
+        let trace = crate::ids::continued_trace_id(trace, received);
         let admission = match self.pool.admit().await {
             Ok(admission) => admission,
             Err(e) => return Invoked::failed(e),

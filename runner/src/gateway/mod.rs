@@ -6,6 +6,7 @@ pub mod client;
 mod cors;
 pub mod event;
 mod json_string;
+mod jwt;
 mod log;
 mod problem;
 mod proxy;
@@ -91,6 +92,8 @@ pub struct App {
     pub settings: Settings,
     /// Whether the runner is stopping, and the connections it waits for.
     pub drain: Drain,
+    /// The JWT authorizers' issuers and their keys.
+    issuers: jwt::Issuers,
 }
 
 impl App {
@@ -100,6 +103,7 @@ impl App {
             served: RwLock::new(Arc::new(served)),
             settings,
             drain: Drain::default(),
+            issuers: jwt::Issuers::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use serde_json::json;
 
@@ -23,6 +23,10 @@ pub(super) enum Problem {
     NotFound,
     /// 405: the path exists with these other methods.
     MethodNotAllowed(Vec<String>),
+    /// 401: the route's JWT authorizer found no valid token.
+    Unauthorized,
+    /// 403: the token is valid but holds none of the route's scopes.
+    Forbidden,
     /// 400: the client broke off while sending the body.
     BodyBroken,
     /// 408: the request body did not arrive within this time.
@@ -57,6 +61,8 @@ impl Problem {
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::BadHost | Problem::BadTarget => StatusCode::BAD_REQUEST,
             Problem::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Problem::Unauthorized => StatusCode::UNAUTHORIZED,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
             Problem::BodyBroken => StatusCode::BAD_REQUEST,
             Problem::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,6 +83,8 @@ impl Problem {
             Problem::BadHost => ("bad-request", "Invalid Host header"),
             Problem::BadTarget => ("bad-request", "Invalid request target"),
             Problem::MethodNotAllowed(_) => ("method-not-allowed", "Method not allowed"),
+            Problem::Unauthorized => ("unauthorized", "Unauthorized"),
+            Problem::Forbidden => ("forbidden", "Forbidden"),
             Problem::BodyBroken => ("bad-request", "Request body incomplete"),
             Problem::BodyTimeout(_) => ("request-timeout", "Request body not received in time"),
             Problem::PayloadTooLarge => ("payload-too-large", "Request body is too large"),
@@ -106,6 +114,10 @@ impl Problem {
             Problem::MethodNotAllowed(allowed) => {
                 format!("This path accepts {}.", allowed.join(", "))
             }
+            Problem::Unauthorized => {
+                "This route needs a valid bearer token from its API's issuer.".into()
+            }
+            Problem::Forbidden => "The token holds none of the scopes this route needs.".into(),
             Problem::BodyBroken => "The request body ended before its announced length.".into(),
             Problem::BodyTimeout(limit) => format!(
                 "The request body did not arrive within {} s.",
@@ -191,6 +203,9 @@ impl Problem {
             }
             Problem::Throttled { .. } => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Problem::Unauthorized => {
+                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::template::{CorsSpec, EventSpec, PayloadVersion};
+use crate::template::{CorsSpec, EventSpec, PayloadVersion, RouteAuth};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -26,6 +26,8 @@ pub struct Route {
     pub stage: String,
     /// The API's CORS settings, when it has any.
     pub cors: Option<Arc<CorsSpec>>,
+    /// The route's JWT authorizer, when it has one.
+    pub auth: Option<RouteAuth>,
     segments: Vec<Segment>,
 }
 
@@ -119,6 +121,7 @@ impl Routes {
             payload: event.payload,
             stage: event.stage.clone(),
             cors: event.cors.clone(),
+            auth: event.auth.clone(),
             segments,
         }));
         Ok(())
@@ -207,6 +210,7 @@ mod tests {
                 payload: PayloadVersion::V2,
                 stage: "$default".into(),
                 cors: None,
+                auth: None,
             };
             table.add(i, &event).unwrap();
         }

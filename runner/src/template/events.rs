@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::auth::{ApiAuth, RouteAuth, route_auth};
 use super::cors::CorsSpec;
 use super::error::{TemplateError, invalid};
 use super::intrinsics::{Scope, scalar_string};
@@ -29,6 +30,8 @@ pub struct EventSpec {
     pub stage: String,
     /// The API's CORS settings, when it has any.
     pub cors: Option<Arc<CorsSpec>>,
+    /// The route's JWT authorizer and scopes, when it has one.
+    pub auth: Option<RouteAuth>,
 }
 
 pub(super) fn event_spec(
@@ -43,7 +46,7 @@ pub(super) fn event_spec(
     let props = event["Properties"].as_object().unwrap_or(&empty);
     let (allowed, mut payload, api_key): (&[&str], _, _) = match kind {
         "HttpApi" => (
-            &["Path", "Method", "ApiId", "PayloadFormatVersion"],
+            &["Path", "Method", "ApiId", "PayloadFormatVersion", "Auth"],
             PayloadVersion::V2,
             "ApiId",
         ),
@@ -76,7 +79,16 @@ pub(super) fn event_spec(
         payload = PayloadVersion::V1;
     }
     let (path, method) = route(kind, props, &at)?;
-    let (stage, cors) = api(kind, api_key, props, scope, &at)?;
+    let ApiSettings {
+        stage,
+        cors,
+        auth: api_auth,
+    } = api(kind, api_key, props, scope, &at)?;
+    let auth = route_auth(
+        api_auth.as_deref(),
+        props.get("Auth"),
+        &at(".Properties.Auth"),
+    )?;
     Ok(EventSpec {
         name: name.to_owned(),
         method,
@@ -84,6 +96,7 @@ pub(super) fn event_spec(
         payload,
         stage,
         cors,
+        auth,
     })
 }
 
@@ -114,16 +127,24 @@ fn route(
     Ok((path, method))
 }
 
+/// What an event's API settles for its routes.
+struct ApiSettings {
+    stage: String,
+    cors: Option<Arc<CorsSpec>>,
+    auth: Option<Arc<ApiAuth>>,
+}
+
 /// What the event's API says: the stage (the API's own StageName, else the
 /// Globals', else SAM's default: `$default` for HTTP APIs, `Prod` for the
-/// implicit REST API) and the CORS settings (the API's own, else the Globals').
+/// implicit REST API), the CORS settings and an HTTP API's `Auth` (each the
+/// API's own, else the Globals').
 fn api(
     kind: &str,
     api_key: &str,
     props: &serde_json::Map<String, Value>,
     scope: &Scope,
     at: &dyn Fn(&str) -> String,
-) -> Result<(String, Option<Arc<CorsSpec>>), TemplateError> {
+) -> Result<ApiSettings, TemplateError> {
     let api_kind = if kind == "HttpApi" {
         "AWS::Serverless::HttpApi"
     } else {
@@ -131,6 +152,7 @@ fn api(
     };
     let mut stage = scope.global_stages.get(api_kind).cloned();
     let mut cors = scope.global_cors.get(api_kind).cloned();
+    let mut auth = scope.global_auth.clone().filter(|_| kind == "HttpApi");
     if let Some(api) = props.get(api_key) {
         let info = api
             .as_str()
@@ -144,6 +166,7 @@ fn api(
             })?;
         stage = info.stage.clone().or(stage);
         cors = info.cors.clone().or(cors);
+        auth = info.auth.clone().or(auth);
     }
     let stage = stage.unwrap_or_else(|| {
         if kind == "HttpApi" {
@@ -153,5 +176,5 @@ fn api(
         }
         .to_owned()
     });
-    Ok((stage, cors))
+    Ok(ApiSettings { stage, cors, auth })
 }

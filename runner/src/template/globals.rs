@@ -44,9 +44,11 @@ pub(super) fn check_api_resource(
         .get("Properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    // JWT authorizers are served for HTTP APIs (see `auth`).
+    let served = |key: &str| key == cors || (key == "Auth" && kind == "AWS::Serverless::HttpApi");
     match props
         .keys()
-        .find(|k| !HARMLESS.contains(&k.as_str()) && *k != cors)
+        .find(|k| !HARMLESS.contains(&k.as_str()) && !served(k))
     {
         Some(key) => Err(invalid(
             format!("resource {id}, key Properties.{key}"),

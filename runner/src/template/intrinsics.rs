@@ -56,6 +56,8 @@ pub(crate) struct ResourceInfo {
     pub(crate) stage: Option<String>,
     /// The API's own CORS settings, for API resources that set them.
     pub(crate) cors: Option<std::sync::Arc<super::cors::CorsSpec>>,
+    /// The API's own `Auth`, for HTTP API resources that set it.
+    pub(crate) auth: Option<std::sync::Arc<super::auth::ApiAuth>>,
 }
 
 /// Everything a reference can point at.
@@ -68,6 +70,8 @@ pub(crate) struct Scope {
     pub(crate) global_stages: BTreeMap<String, String>,
     /// `Globals.Api.Cors` and `Globals.HttpApi.CorsConfiguration`, by resource type.
     pub(crate) global_cors: BTreeMap<String, std::sync::Arc<super::cors::CorsSpec>>,
+    /// `Globals.HttpApi.Auth`.
+    pub(crate) global_auth: Option<std::sync::Arc<super::auth::ApiAuth>>,
 }
 
 fn invalid(at: &str, reason: impl Into<String>) -> TemplateError {

@@ -4,6 +4,7 @@
 //! keys with no effect on one machine (IAM, tags, architectures …) are accepted and
 //! listed in the README.
 
+mod auth;
 mod cors;
 mod cron;
 mod error;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use auth::{JwtAuthorizer, RouteAuth};
 pub use cors::CorsSpec;
 pub use error::TemplateError;
 use error::invalid;
@@ -124,6 +126,7 @@ fn scope_of(
         resources: BTreeMap::new(),
         global_stages: BTreeMap::new(),
         global_cors: BTreeMap::new(),
+        global_auth: None,
     };
     for section in ["Api", "HttpApi"] {
         let settings = &root.get("Globals").cloned().unwrap_or_default()[section];
@@ -133,7 +136,10 @@ fn scope_of(
             scope.global_stages.insert(kind.clone(), stage);
         }
         if let Some(cors) = cors_property(settings, &kind, &at, &scope)? {
-            scope.global_cors.insert(kind, Arc::new(cors));
+            scope.global_cors.insert(kind.clone(), Arc::new(cors));
+        }
+        if section == "HttpApi" {
+            scope.global_auth = auth_property(settings, &at, &scope)?.map(Arc::new);
         }
     }
     let mut infos = Vec::new();
@@ -167,6 +173,11 @@ fn resource_info(
     } else {
         (None, None)
     };
+    let auth = if kind == "AWS::Serverless::HttpApi" {
+        auth_property(properties, &at, scope)?.map(Arc::new)
+    } else {
+        None
+    };
     let function = if kind == function::FUNCTION_TYPE {
         // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
         // other resources are not known yet, so they cannot appear here.
@@ -185,6 +196,7 @@ fn resource_info(
         function,
         stage,
         cors,
+        auth,
     })
 }
 
@@ -282,6 +294,22 @@ fn cors_property(
         cors::http_api(&value, &at)
     } else {
         cors::rest_api(&value, &at)
+    }
+}
+
+/// An HTTP API's `Auth` (its JWT authorizers), resolved.
+fn auth_property(
+    properties: &Value,
+    at: &str,
+    scope: &Scope,
+) -> Result<Option<auth::ApiAuth>, TemplateError> {
+    let Some(value) = properties.get("Auth") else {
+        return Ok(None);
+    };
+    let at = format!("{at}.Auth");
+    match scope.resolve(value, &at)? {
+        Some(value) => auth::api_auth(&value, &at).map(Some),
+        None => Ok(None),
     }
 }
 

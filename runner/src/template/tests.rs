@@ -217,8 +217,11 @@ fn api_resources_with_behaviour_the_runner_cannot_honour_are_refused() {
 
 #[test]
 fn globals_for_apis_are_checked_like_api_resources_and_others_refused() {
+    let e = error("Globals:\n  Api: { Auth: { DefaultAuthorizer: x } }\nResources: {}\n");
+    assert!(e.contains("Globals.Api, key Properties.Auth"), "{e}");
+    // An HTTP API's JWT authorizers are served, and checked.
     let e = error("Globals:\n  HttpApi: { Auth: { DefaultAuthorizer: x } }\nResources: {}\n");
-    assert!(e.contains("Globals.HttpApi") && e.contains("Auth"), "{e}");
+    assert!(e.contains("HttpApi.Auth.DefaultAuthorizer"), "{e}");
     // CORS is served: an HTTP API's setting is understood, a REST API's is refused.
     let e = error("Globals:\n  HttpApi: { Cors: \"'*'\" }\nResources: {}\n");
     assert!(e.contains("Globals.HttpApi, key Properties.Cors"), "{e}");
@@ -436,8 +439,12 @@ fn events_and_functions_the_runner_cannot_honour_are_refused_by_key() {
             "needs a Path starting with / and a Method",
         ),
         (
-            "{ Events: { E: { Type: HttpApi, Properties: { Path: /x, Method: GET, Auth: {} } } } }",
+            "{ Events: { E: { Type: Api, Properties: { Path: /x, Method: GET, Auth: {} } } } }",
             "Properties.Auth",
+        ),
+        (
+            "{ Events: { E: { Type: HttpApi, Properties: { Path: /x, Method: GET, Auth: { Authorizer: Nope } } } } }",
+            "names no authorizer of the route's API: Nope",
         ),
         ("{ PackageType: Image }", "key PackageType"),
         ("{ CodeUri: s3://bucket/code.zip }", "key CodeUri"),

@@ -29,6 +29,8 @@ pub struct Request<'a> {
     pub request_id: &'a str,
     pub received: SystemTime,
     pub account_id: &'a str,
+    /// `requestContext.authorizer`, when the route's authorizer let it in.
+    pub authorizer: Option<&'a serde_json::Value>,
 }
 
 /// Name/value pairs written as a JSON object, in their order (names are unique).

@@ -29,6 +29,7 @@ fn route(payload: PayloadVersion, method: &str, path: &str) -> Routes {
         payload,
         stage: stage.into(),
         cors: None,
+        auth: None,
     };
     routes.add(0, &event).unwrap();
     routes
@@ -67,6 +68,7 @@ fn build_limited(
         request_id: "req-1",
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         account_id: "123456789012",
+        authorizer: None,
     };
     build(&req, route, &params, limit)
 }
@@ -88,6 +90,7 @@ fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str)
         request_id: "req-1",
         received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         account_id: "123456789012",
+        authorizer: None,
     };
     let bytes = build(&req, route, &params, usize::MAX).expect("no limit to pass");
     serde_json::from_slice(&bytes).expect("the event is JSON")

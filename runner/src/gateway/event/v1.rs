@@ -36,6 +36,8 @@ pub(super) struct V1<'a> {
 struct V1Context<'a> {
     account_id: &'a str,
     api_id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<&'a serde_json::Value>,
     resource_id: &'static str,
     resource_path: &'a str,
     http_method: &'a str,
@@ -100,6 +102,7 @@ pub(super) fn v1<'a>(
         request_context: V1Context {
             account_id: req.account_id,
             api_id: "local",
+            authorizer: req.authorizer,
             resource_id: "local",
             resource_path: &route.pattern,
             http_method: req.method,

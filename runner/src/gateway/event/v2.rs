@@ -39,6 +39,8 @@ pub(super) struct V2<'a> {
 struct V2Context<'a> {
     account_id: &'a str,
     api_id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorizer: Option<&'a serde_json::Value>,
     domain_name: &'a str,
     domain_prefix: &'a str,
     http: V2Http<'a>,
@@ -102,6 +104,7 @@ pub(super) fn v2<'a>(
         request_context: V2Context {
             account_id: req.account_id,
             api_id: "local",
+            authorizer: req.authorizer,
             domain_name: req.domain_name,
             domain_prefix: domain_prefix(req.domain_name),
             http: V2Http {

@@ -1,0 +1,275 @@
+//! An HTTP API's JWT authorizers (`Auth.Authorizers.<name>.JwtConfiguration`,
+//! `DefaultAuthorizer`) and a route's choice among them (`Auth.Authorizer`,
+//! `AuthorizationScopes`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::error::{TemplateError, invalid};
+
+/// A JWT authorizer as API Gateway runs it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct JwtAuthorizer {
+    pub name: String,
+    /// The `iss` tokens must carry; its `/.well-known/openid-configuration`
+    /// names the keys.
+    pub issuer: String,
+    /// `aud` (or `client_id`) must be one of these.
+    pub audience: Vec<String>,
+    /// The request header the token is read from (lower case).
+    pub header: String,
+}
+
+/// An HTTP API's authorizers and its default one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ApiAuth {
+    pub(crate) authorizers: BTreeMap<String, Arc<JwtAuthorizer>>,
+    pub(crate) default: Option<String>,
+}
+
+/// What a route asks of its callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteAuth {
+    pub authorizer: Arc<JwtAuthorizer>,
+    /// The token must hold at least one of these, when there are any.
+    pub scopes: Vec<String>,
+}
+
+/// An HTTP API's `Auth`.
+pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid(at, "must be a map"))?;
+    if let Some(key) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "Authorizers" | "DefaultAuthorizer"))
+    {
+        return Err(invalid(
+            format!("{at}.{key}"),
+            "is not supported by the runner (JWT authorizers only)",
+        ));
+    }
+    let mut auth = ApiAuth::default();
+    if let Some(authorizers) = map.get("Authorizers") {
+        let authorizers = authorizers
+            .as_object()
+            .ok_or_else(|| invalid(format!("{at}.Authorizers"), "must be a map"))?;
+        for (name, config) in authorizers {
+            let at = format!("{at}.Authorizers.{name}");
+            auth.authorizers
+                .insert(name.clone(), Arc::new(jwt_authorizer(name, config, &at)?));
+        }
+    }
+    if let Some(default) = map.get("DefaultAuthorizer") {
+        let default = default
+            .as_str()
+            .ok_or_else(|| invalid(format!("{at}.DefaultAuthorizer"), "must be a name"))?;
+        if !auth.authorizers.contains_key(default) {
+            return Err(invalid(
+                format!("{at}.DefaultAuthorizer"),
+                format!("names no authorizer of this API: {default}"),
+            ));
+        }
+        auth.default = Some(default.to_owned());
+    }
+    Ok(auth)
+}
+
+fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer, TemplateError> {
+    let map = config
+        .as_object()
+        .ok_or_else(|| invalid(at, "must be a map"))?;
+    if let Some(key) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "JwtConfiguration" | "IdentitySource"))
+    {
+        return Err(invalid(
+            format!("{at}.{key}"),
+            "is not supported by the runner (JWT authorizers only)",
+        ));
+    }
+    let jwt = map
+        .get("JwtConfiguration")
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            invalid(
+                at,
+                "needs JwtConfiguration (the runner serves JWT authorizers only)",
+            )
+        })?;
+    let issuer = jwt
+        .get("issuer")
+        .and_then(Value::as_str)
+        .filter(|i| i.starts_with("https://") || i.starts_with("http://"))
+        .ok_or_else(|| invalid(format!("{at}.JwtConfiguration.issuer"), "must be a URL"))?;
+    let audience = match jwt.get("audience") {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>(),
+        Some(Value::String(one)) => Some(vec![one.clone()]),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        invalid(
+            format!("{at}.JwtConfiguration.audience"),
+            "must list at least one audience",
+        )
+    })?;
+    let source = map
+        .get("IdentitySource")
+        .map_or(Some("$request.header.Authorization"), Value::as_str)
+        .unwrap_or_default();
+    let header = source
+        .strip_prefix("$request.header.")
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .ok_or_else(|| {
+            invalid(
+                format!("{at}.IdentitySource"),
+                "must be $request.header.<Name> (the runner reads tokens from headers only)",
+            )
+        })?;
+    Ok(JwtAuthorizer {
+        name: name.to_owned(),
+        issuer: issuer.to_owned(),
+        audience,
+        header: header.to_ascii_lowercase(),
+    })
+}
+
+/// A route's authorization: its event's `Auth` (`Authorizer`, which may be
+/// `NONE`, and `AuthorizationScopes`) against its API's authorizers.
+pub(super) fn route_auth(
+    api: Option<&ApiAuth>,
+    event_auth: Option<&Value>,
+    at: &str,
+) -> Result<Option<RouteAuth>, TemplateError> {
+    let empty = serde_json::Map::new();
+    let event = match event_auth {
+        None => &empty,
+        Some(value) => value
+            .as_object()
+            .ok_or_else(|| invalid(at, "must be a map"))?,
+    };
+    if let Some(key) = event
+        .keys()
+        .find(|k| !matches!(k.as_str(), "Authorizer" | "AuthorizationScopes"))
+    {
+        return Err(invalid(
+            format!("{at}.{key}"),
+            "is not supported by the runner",
+        ));
+    }
+    let named = match event.get("Authorizer") {
+        None => api.and_then(|a| a.default.clone()),
+        Some(Value::String(name)) if name == "NONE" => return Ok(None),
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => return Err(invalid(format!("{at}.Authorizer"), "must be a name")),
+    };
+    let scopes = match event.get("AuthorizationScopes") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                invalid(
+                    format!("{at}.AuthorizationScopes"),
+                    "must be a list of scopes",
+                )
+            })?,
+        Some(_) => {
+            return Err(invalid(
+                format!("{at}.AuthorizationScopes"),
+                "must be a list of scopes",
+            ));
+        }
+    };
+    let Some(name) = named else {
+        if !scopes.is_empty() {
+            return Err(invalid(at, "has AuthorizationScopes but no authorizer"));
+        }
+        return Ok(None);
+    };
+    let authorizer = api.and_then(|a| a.authorizers.get(&name)).ok_or_else(|| {
+        invalid(
+            format!("{at}.Authorizer"),
+            format!("names no authorizer of the route's API: {name}"),
+        )
+    })?;
+    Ok(Some(RouteAuth {
+        authorizer: Arc::clone(authorizer),
+        scopes,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api() -> ApiAuth {
+        api_auth(
+            &json!({
+                "Authorizers": {"Cognito": {
+                    "JwtConfiguration": {"issuer": "https://issuer.example", "audience": ["shop"]},
+                    "IdentitySource": "$request.header.X-Token",
+                }},
+                "DefaultAuthorizer": "Cognito",
+            }),
+            "at",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn routes_take_the_default_unless_they_say_none() {
+        let api = api();
+        let jwt = &api.authorizers["Cognito"];
+        assert_eq!(jwt.header, "x-token");
+        assert_eq!(jwt.audience, ["shop"]);
+        let by_default = route_auth(Some(&api), None, "at").unwrap().unwrap();
+        assert_eq!(by_default.authorizer.name, "Cognito");
+        let none = json!({"Authorizer": "NONE"});
+        assert_eq!(route_auth(Some(&api), Some(&none), "at").unwrap(), None);
+        let scoped = json!({"AuthorizationScopes": ["orders/write"]});
+        let scoped = route_auth(Some(&api), Some(&scoped), "at")
+            .unwrap()
+            .unwrap();
+        assert_eq!(scoped.scopes, ["orders/write"]);
+        assert_eq!(route_auth(None, None, "at").unwrap(), None);
+    }
+
+    #[test]
+    fn what_the_runner_cannot_enforce_is_refused() {
+        for (auth, why) in [
+            (
+                json!({"Authorizers": {"L": {"FunctionArn": "arn"}}}),
+                "JWT authorizers only",
+            ),
+            (
+                json!({"Authorizers": {"J": {"JwtConfiguration": {"issuer": "x", "audience": ["a"]}}}}),
+                "must be a URL",
+            ),
+            (
+                json!({"Authorizers": {"J": {"JwtConfiguration": {"issuer": "https://i", "audience": []}}}}),
+                "audience",
+            ),
+            (
+                json!({"Authorizers": {"J": {"JwtConfiguration": {"issuer": "https://i", "audience": ["a"]}, "IdentitySource": "$request.querystring.t"}}}),
+                "headers only",
+            ),
+            (json!({"DefaultAuthorizer": "Nope"}), "names no authorizer"),
+            (json!({"EnableIamAuthorizer": true}), "EnableIamAuthorizer"),
+        ] {
+            let e = api_auth(&auth, "at").unwrap_err().to_string();
+            assert!(e.contains(why), "{auth}: {e}");
+        }
+        let e = route_auth(Some(&api()), Some(&json!({"Authorizer": "Other"})), "at").unwrap_err();
+        assert!(e.to_string().contains("Other"), "{e}");
+        let e = route_auth(None, Some(&json!({"AuthorizationScopes": ["a"]})), "at").unwrap_err();
+        assert!(e.to_string().contains("no authorizer"), "{e}");
+    }
+}
