@@ -78,11 +78,13 @@ impl Drain {
         let _ = open.wait_for(|n| *n == 0).await;
     }
 
-    /// Serves one HTTP/1 connection with `builder` to its end. Once a drain
-    /// begins, the request in progress (if any) is answered and the connection
-    /// closes; idle kept-alive connections close at once, and a connection
-    /// accepted during the drain serves one request.
-    pub async fn serve<I, S, B>(&self, builder: &mut http1::Builder, io: I, service: S)
+    /// Serves one HTTP/1 connection with `builder` to its end, counted as
+    /// `open` (taken when it was accepted, so that a drain beginning before
+    /// this task runs still waits for it). Once a drain begins, the request in
+    /// progress (if any) is answered and the connection closes; idle
+    /// kept-alive connections close at once, and a connection accepted during
+    /// the drain serves one request.
+    pub async fn serve<I, S, B>(&self, open: Open, builder: &mut http1::Builder, io: I, service: S)
     where
         I: Read + Write + Unpin,
         S: HttpService<Incoming, ResBody = B>,
@@ -90,7 +92,7 @@ impl Drain {
         B: Body + 'static,
         B::Error: Into<BoxError>,
     {
-        let _open = self.open();
+        let _open = open;
         if self.is_draining() {
             let _ = builder
                 .keep_alive(false)

@@ -103,15 +103,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Time a drain allows beyond the longest function timeout, for the answer to
-/// reach its client.
+/// Time a drain allows beyond the longest a request may take, for the answer
+/// to reach its client.
 const DRAIN_SLACK: Duration = Duration::from_secs(2);
 
 /// Stops accepting and waits until every open connection has had its request
-/// answered: at most the longest function timeout (and a little), and a second
-/// signal ends the wait at once. False when a second signal cut it short.
+/// answered: at most as long as a request may take (its head, its body, its
+/// wait in a queue, its function's timeout or the integration timeout, and a
+/// little), and a second signal ends the wait at once. False when a second
+/// signal cut it short.
 async fn drain(app: &App, signals: &mut Signals) -> bool {
-    let limit = app.served().longest_timeout() + DRAIN_SLACK;
+    let limit = {
+        let served = app.served();
+        let settings = &app.settings;
+        let queued = served
+            .pools
+            .iter()
+            .map(|pool| pool.limits().queue_timeout)
+            .max()
+            .unwrap_or_default();
+        let call = served.longest_timeout().min(settings.integration_timeout);
+        settings.header_timeout + settings.body_timeout + queued + call + DRAIN_SLACK
+    };
     app.drain.begin();
     tracing::info!(
         open = app.drain.open_connections(),

@@ -56,7 +56,7 @@ async fn provisioned_instances_are_ready_before_the_first_request_and_kept() {
         &[("RUST_LOG", "info,runner::lambda=debug")],
     );
     let ops = runner.ops_url().await;
-    // Each instance takes 300 ms to start: not ready at first.
+    // Each instance takes 1 s to start: not ready at first.
     assert_eq!(readyz(&runner, &ops).await, 503);
     until_ready(&runner, &ops).await;
     assert_eq!(started(&runner, "Ready"), 2, "{}", runner.stderr());
@@ -88,6 +88,23 @@ async fn provisioned_instances_are_ready_before_the_first_request_and_kept() {
     until_ready(&runner, &ops).await;
     // The unprovisioned function's instance idles out as before.
     runner.log_line("stopping idle instance").await;
+
+    // At shutdown the kept instances are stopped, not replaced.
+    let before = started(&runner, "Ready");
+    runner.signal("TERM");
+    let (status, runner) = exit_of(runner).await;
+    assert!(status.success(), "exit {status}:\n{}", runner.stderr());
+    assert_eq!(started(&runner, "Ready"), before, "{}", runner.stderr());
+}
+
+/// How the runner exits by itself (within 15 s).
+async fn exit_of(mut runner: Runner) -> (std::process::ExitStatus, Runner) {
+    tokio::task::spawn_blocking(move || {
+        let status = runner.wait_for_exit(Duration::from_secs(15));
+        (status.expect("the runner exits"), runner)
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

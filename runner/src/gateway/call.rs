@@ -34,11 +34,14 @@ pub(super) async fn handle(
     let received = SystemTime::now();
     let started = Instant::now();
     let request_id = crate::ids::request_id();
-    let problem = |p: Problem, close: bool| {
+    let origin = req.headers().get(http::header::ORIGIN).cloned();
+    // Once routed, a refusal carries the route's CORS headers too.
+    let problem = |p: Problem, close: bool, route: Option<&Route>| {
         let response = finish(
             p.render(&request_id, &app.settings.problem_type_base),
             &request_id,
         );
+        let response = cors::answered(response, route, origin.as_ref());
         Ok(if close {
             close_connection(response)
         } else {
@@ -61,25 +64,20 @@ pub(super) async fn handle(
                 params,
                 Arc::clone(&served.pools[route.function]),
             ),
-            Err(refused) => return problem(refused, false),
+            Err(refused) => return problem(refused, false, None),
         }
     };
     let (parts, body) = req.into_parts();
     // Authorized before the body is read, as API Gateway does.
     let authorizer = match jwt::context(&app.issuers, &route, &parts.headers).await {
         Ok(context) => context,
-        Err(refused) => return problem(refused, false),
+        Err(refused) => return problem(refused, false, Some(&*route)),
     };
     let body = match read_body(&app, &parts.headers, body).await {
         Ok(body) => body,
-        Err((refused, close)) => return problem(refused, close),
+        Err((refused, close)) => return problem(refused, close, Some(&*route)),
     };
-    let caller = Caller::of(
-        peer.ip(),
-        app.settings.port,
-        &parts.headers,
-        &app.settings.trusted_proxies,
-    );
+    let caller = caller(&app, peer, &parts.headers);
     let request = event::Request {
         method: &method,
         raw_path: &raw_path,
@@ -95,7 +93,7 @@ pub(super) async fn handle(
     };
     let event = match event::build(&request, &route, &params, MAX_EVENT_BYTES) {
         Ok(event) => Bytes::from(event),
-        Err(event::TooLarge) => return problem(Problem::PayloadTooLarge, false),
+        Err(event::TooLarge) => return problem(Problem::PayloadTooLarge, false, Some(&*route)),
     };
     drop(body);
     let call = Call {
@@ -108,7 +106,11 @@ pub(super) async fn handle(
         payload: route.payload,
     };
     let invoked = call.invoke(event, &parts.headers, received).await;
-    Ok(cors::answered(call.answer(invoked), &route, &parts.headers))
+    Ok(cors::answered(
+        call.answer(invoked),
+        Some(&*route),
+        origin.as_ref(),
+    ))
 }
 
 /// The route a request takes, or why it has none: an asterisk-form target, an
@@ -142,6 +144,16 @@ fn route<'a>(
         return Err(Problem::BadHost);
     }
     Ok(found)
+}
+
+/// Who is calling, as the gateway tells the function.
+fn caller(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Caller {
+    Caller::of(
+        peer.ip(),
+        app.settings.port,
+        headers,
+        &app.settings.trusted_proxies,
+    )
 }
 
 /// The whole body, within the size limit, the memory budget and the body

@@ -80,15 +80,16 @@ pub(super) fn preflight(
     Some(response)
 }
 
-/// The answer to a request on `route`, with its HTTP API's CORS headers (see
-/// [`decorate`]).
+/// The answer to a request from `origin` on `route` (when it was routed), with
+/// its HTTP API's CORS headers (see [`decorate`]).
 pub(super) fn answered<B>(
     mut answer: Response<B>,
-    route: &Route,
-    request: &HeaderMap,
+    route: Option<&Route>,
+    origin: Option<&HeaderValue>,
 ) -> Response<B> {
-    if let Some(cors) = route.cors.as_deref().filter(|c| c.on_responses) {
-        decorate(answer.headers_mut(), cors, request.get(header::ORIGIN));
+    let cors = route.and_then(|r| r.cors.as_deref());
+    if let Some(cors) = cors.filter(|c| c.on_responses) {
+        decorate(answer.headers_mut(), cors, origin);
     }
     answer
 }

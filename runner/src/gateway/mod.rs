@@ -159,6 +159,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
             continue;
         };
         let app = app.clone();
+        let open = app.drain.open();
         tokio::spawn(async move {
             let _slot = slot;
             let _share = share;
@@ -171,7 +172,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_timeout);
             drain
-                .serve(&mut builder, TokioIo::new(stream), service)
+                .serve(open, &mut builder, TokioIo::new(stream), service)
                 .await;
         });
     }

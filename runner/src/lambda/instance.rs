@@ -116,6 +116,9 @@ impl Instance {
         init_timeout: Duration,
         supervisor: &Arc<Supervisor>,
     ) -> Result<Instance, String> {
+        if supervisor.is_stopping() {
+            return Err("the runner is stopping".to_owned());
+        }
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .map_err(|e| format!("cannot listen: {e}"))?;

@@ -107,9 +107,17 @@ pub(super) async fn watch_process(
     supervisor: Arc<Supervisor>,
     killed: oneshot::Receiver<()>,
 ) {
-    let shutdown = supervisor.shutdown.notified();
+    // Registered before the flag is read, so that a stop between the two is
+    // not missed.
+    let mut shutdown = std::pin::pin!(supervisor.shutdown.notified());
+    shutdown.as_mut().enable();
+    let stopping = async {
+        if !supervisor.is_stopping() {
+            shutdown.await;
+        }
+    };
     let reason = tokio::select! {
-        () = shutdown => {
+        () = stopping => {
             // As Lambda ends an instance, a runtime gets SIGTERM and a moment to
             // flush what it holds before SIGKILL.
             crate::lambda::sys::terminate_group(pid);

@@ -2,7 +2,7 @@
 //! instead of process-wide state.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -17,6 +17,8 @@ pub struct Supervisor {
     pub(super) shutdown: Notify,
     /// Every function's metrics, kept across reloads.
     pub metrics: super::metrics::Metrics,
+    /// Set once the runner stops its instances: none may start after.
+    stopping: AtomicBool,
 }
 
 impl Supervisor {
@@ -24,9 +26,15 @@ impl Supervisor {
         Arc::default()
     }
 
+    /// Whether the runner is stopping its instances, so that none may start.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
     /// Kills every instance and waits (at most `limit`) until each is reaped, so
     /// that no process outlives the runner.
     pub async fn stop_all(&self, limit: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.shutdown.notify_waiters();
         let deadline = Instant::now() + limit;
         while self.live.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {

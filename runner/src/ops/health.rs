@@ -4,8 +4,7 @@
 //! - `/healthz`: the runner is alive and answering; 200 whenever it answers.
 //! - `/readyz`: it takes new requests; 503 while the instances kept ready
 //!   (`ProvisionedConcurrencyConfig`, `--min-instances`) are not all up, and
-//!   once it has begun to drain, so a load balancer stops sending it traffic
-//!   before the listener closes.
+//!   once it has begun to drain (when the public listener closes too).
 //! - `/metrics`: every function's metrics (see [`crate::lambda::metrics`]).
 
 use bytes::Bytes;

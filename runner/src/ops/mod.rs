@@ -61,6 +61,7 @@ pub async fn serve(
         let (stream, _) = crate::net::accept(&listener).await;
         let app = Arc::clone(&app);
         let supervisor = Arc::clone(&supervisor);
+        let open = app.drain.open();
         tokio::spawn(async move {
             let _slot = slot;
             // A client that stops reading its answer is cut off, as on the
@@ -75,7 +76,7 @@ pub async fn serve(
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(CLIENT_TIMEOUT);
             drain
-                .serve(&mut builder, TokioIo::new(stream), service)
+                .serve(open, &mut builder, TokioIo::new(stream), service)
                 .await;
         });
     }

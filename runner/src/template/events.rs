@@ -165,7 +165,9 @@ fn api(
                 )
             })?;
         stage = info.stage.clone().or(stage);
-        cors = info.cors.clone().or(cors);
+        if let Some(own) = &info.cors {
+            cors = own.clone();
+        }
         auth = info.auth.clone().or(auth);
     }
     let stage = stage.unwrap_or_else(|| {

@@ -54,8 +54,9 @@ pub(crate) struct ResourceInfo {
     pub(crate) function: Option<(String, String)>,
     /// `StageName`, for API resources that set one.
     pub(crate) stage: Option<String>,
-    /// The API's own CORS settings, for API resources that set them.
-    pub(crate) cors: Option<std::sync::Arc<super::cors::CorsSpec>>,
+    /// The API's own CORS settings, for API resources that set them (`Some(None)`:
+    /// turned off, whatever the Globals say).
+    pub(crate) cors: Option<Option<std::sync::Arc<super::cors::CorsSpec>>>,
     /// The API's own `Auth`, for HTTP API resources that set it.
     pub(crate) auth: Option<std::sync::Arc<super::auth::ApiAuth>>,
 }

@@ -135,7 +135,7 @@ fn scope_of(
         if let Some(stage) = string_property(settings, "StageName", &at, &scope)? {
             scope.global_stages.insert(kind.clone(), stage);
         }
-        if let Some(cors) = cors_property(settings, &kind, &at, &scope)? {
+        if let Some(Some(cors)) = cors_property(settings, &kind, &at, &scope)? {
             scope.global_cors.insert(kind.clone(), Arc::new(cors));
         }
         if section == "HttpApi" {
@@ -168,7 +168,7 @@ fn resource_info(
     ) {
         (
             string_property(properties, "StageName", &at, scope)?,
-            cors_property(properties, &kind, &at, scope)?.map(Arc::new),
+            cors_property(properties, &kind, &at, scope)?.map(|own| own.map(Arc::new)),
         )
     } else {
         (None, None)
@@ -271,13 +271,14 @@ fn string_property(
 }
 
 /// An API's CORS settings (`CorsConfiguration` for an HTTP API, `Cors` for a
-/// REST API), resolved.
+/// REST API), resolved: `None` when the key is absent, `Some(None)` when it
+/// turns CORS off (`false`).
 fn cors_property(
     properties: &Value,
     kind: &str,
     at: &str,
     scope: &Scope,
-) -> Result<Option<cors::CorsSpec>, TemplateError> {
+) -> Result<Option<Option<cors::CorsSpec>>, TemplateError> {
     let key = if kind == "AWS::Serverless::HttpApi" {
         "CorsConfiguration"
     } else {
@@ -291,9 +292,9 @@ fn cors_property(
         return Ok(None);
     };
     if kind == "AWS::Serverless::HttpApi" {
-        cors::http_api(&value, &at)
+        cors::http_api(&value, &at).map(Some)
     } else {
-        cors::rest_api(&value, &at)
+        cors::rest_api(&value, &at).map(Some)
     }
 }
 

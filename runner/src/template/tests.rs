@@ -132,6 +132,16 @@ fn keys_without_local_effect_are_accepted() {
 }
 
 #[test]
+fn an_apis_own_cors_setting_wins_over_the_globals_even_when_it_is_off() {
+    let text = "Globals:\n  HttpApi:\n    CorsConfiguration: true\nResources:\n  Closed:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      CorsConfiguration: false\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: provided.al2023\n      Events:\n        Open: { Type: HttpApi, Properties: { Path: /open, Method: GET } }\n        Shut: { Type: HttpApi, Properties: { Path: /shut, Method: GET, ApiId: !Ref Closed } }\n";
+    let t = load_text(text, &[]).unwrap();
+    let events = &t.functions[0].events;
+    let cors_of = |name: &str| events.iter().find(|e| e.name == name).unwrap().cors.clone();
+    assert_eq!(cors_of("Open").unwrap().allow_origins, ["*"]);
+    assert_eq!(cors_of("Shut"), None);
+}
+
+#[test]
 fn provisioned_concurrency_is_read_from_the_function_or_its_globals() {
     let function = |props: &str| {
         format!(

@@ -198,7 +198,10 @@ impl Pool {
                 instance.tap.settle().await;
                 instance.tap.start();
             }
-            report::write_start(&self.runtime.name, &request_id);
+            // Once per invocation, however many instances it is offered to.
+            if attempts == 1 {
+                report::write_start(&self.runtime.name, &request_id);
+            }
             let began = Instant::now();
             let result = instance
                 .invoke(
@@ -209,7 +212,8 @@ impl Pool {
                 )
                 .await;
             let ran = began.elapsed();
-            let report = if matches!(result, Err(Fault::NotDelivered)) {
+            let retried = matches!(result, Err(Fault::NotDelivered)) && attempts < MAX_ATTEMPTS;
+            let report = if retried {
                 None
             } else {
                 let figures = Report {

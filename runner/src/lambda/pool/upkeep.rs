@@ -42,17 +42,21 @@ impl Pool {
 /// How often a pool with instances kept ready checks that they are all up.
 const KEEP_READY_PERIOD: Duration = Duration::from_millis(250);
 
-/// Keeps the pool's `min_instances` alive, starting one whenever fewer are (a
-/// failing start backs off as on demand), until the pool is gone.
+/// Keeps the pool's `min_instances` alive, starting one whenever fewer are,
+/// until the pool is gone or the runner stops. A failing start backs off as on
+/// demand; one start at most per period, so that an instance that exits at
+/// once is not restarted in a tight loop.
 pub(super) async fn keep_ready(pool: Weak<Pool>) {
     loop {
         let Some(strong) = pool.upgrade() else { return };
-        let short = strong.live() < strong.limits.min_instances;
-        let started = short && strong.warm().await.is_ok();
-        drop(strong);
-        if !started {
-            tokio::time::sleep(KEEP_READY_PERIOD).await;
+        if strong.supervisor.is_stopping() {
+            return;
         }
+        if strong.live() < strong.limits.min_instances {
+            let _ = strong.warm().await;
+        }
+        drop(strong);
+        tokio::time::sleep(KEEP_READY_PERIOD).await;
     }
 }
 
