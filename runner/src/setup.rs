@@ -79,6 +79,33 @@ impl Config {
     }
 }
 
+/// A route's Lambda authorizer must be a function of the template: the runner
+/// runs it.
+fn authorizer_is_served(
+    template: &Template,
+    spec: &FunctionSpec,
+    event: &crate::template::EventSpec,
+) -> anyhow::Result<()> {
+    let Some(auth) = &event.auth else {
+        return Ok(());
+    };
+    if let crate::template::Authorizer::Lambda(lambda) = &*auth.authorizer
+        && !template
+            .functions
+            .iter()
+            .any(|f| f.arn == lambda.function_arn)
+    {
+        bail!(
+            "resource {}, event {}: the authorizer {} names {}, which is not a function of this template",
+            spec.logical_id,
+            event.name,
+            lambda.name,
+            lambda.function_arn
+        );
+    }
+    Ok(())
+}
+
 /// The routes of a template and a pool per function (in the template's order),
 /// or every reason the template cannot be served. A pool of `reuse` whose
 /// function runs exactly as before (same program, arguments, folder,
@@ -111,6 +138,7 @@ pub fn serve(
     let mut missing = Vec::new();
     for (index, spec) in template.functions.iter().enumerate() {
         for event in &spec.events {
+            authorizer_is_served(template, spec, event)?;
             routes.add(index, event).map_err(|e| {
                 anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
             })?;

@@ -2,7 +2,6 @@
 //! turned into an event, handed to the function's pool, and answered with what
 //! the function returned or the problem that stopped it.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,11 +13,11 @@ use http::{HeaderMap, Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use super::client::Caller;
 use super::log::InvocationLog;
 use super::problem::Problem;
-use super::routes::{Lookup, Route};
-use super::{App, MAX_EVENT_BYTES, Served, cors, event, jwt, response};
+use super::routes::Route;
+use super::target::{caller, routed};
+use super::{App, MAX_EVENT_BYTES, authorize, cors, event, response};
 use crate::body;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
@@ -53,23 +52,27 @@ pub(super) async fn handle(
     if let Some(answer) = cors::preflight(&app.served(), req.method(), &raw_path, req.headers()) {
         return Ok(finish(answer, &request_id));
     }
-    // The request keeps its route and its function's pool, not all that is
-    // served: after a --watch reload, the old generation's other instances
-    // need not wait for this request to stop.
-    let (route, params, pool) = {
-        let served = app.served();
-        match route(&served, &req, &method, &raw_path, &app.settings.domain_name) {
-            Ok((route, params)) => (
-                Arc::clone(route),
-                params,
-                Arc::clone(&served.pools[route.function]),
-            ),
-            Err(refused) => return problem(refused, false, None),
-        }
+    let (route, params, pool) = match routed(&app, &req, &method, &raw_path) {
+        Ok(found) => found,
+        Err(refused) => return problem(refused, false, None),
     };
     let (parts, body) = req.into_parts();
+    let caller = caller(&app, peer, &parts.headers);
+    let request = event::Request {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &[],
+        caller: &caller,
+        domain_name: &app.settings.domain_name,
+        request_id: &request_id,
+        received,
+        account_id: &app.settings.account_id,
+        authorizer: None,
+    };
     // Authorized before the body is read, as API Gateway does.
-    let authorizer = match jwt::context(&app.issuers, &route, &parts.headers).await {
+    let authorizer = match authorize::context(&app, &route, &request, &params).await {
         Ok(context) => context,
         Err(refused) => return problem(refused, false, Some(&*route)),
     };
@@ -77,19 +80,10 @@ pub(super) async fn handle(
         Ok(body) => body,
         Err((refused, close)) => return problem(refused, close, Some(&*route)),
     };
-    let caller = caller(&app, peer, &parts.headers);
     let request = event::Request {
-        method: &method,
-        raw_path: &raw_path,
-        raw_query: parts.uri.query().unwrap_or_default(),
-        headers: &parts.headers,
         body: &body.0,
-        caller: &caller,
-        domain_name: &app.settings.domain_name,
-        request_id: &request_id,
-        received,
-        account_id: &app.settings.account_id,
         authorizer: authorizer.as_ref(),
+        ..request
     };
     let event = match event::build(&request, &route, &params, MAX_EVENT_BYTES) {
         Ok(event) => Bytes::from(event),
@@ -111,49 +105,6 @@ pub(super) async fn handle(
         Some(&*route),
         origin.as_ref(),
     ))
-}
-
-/// The route a request takes, or why it has none: an asterisk-form target, an
-/// unknown path or method, or a `Host` no API Gateway endpoint could serve.
-fn route<'a>(
-    served: &'a Served,
-    req: &Request<Incoming>,
-    method: &str,
-    raw_path: &str,
-    own_name: &str,
-) -> Result<(&'a Arc<Route>, BTreeMap<String, String>), Problem> {
-    // An asterisk-form target (`OPTIONS * HTTP/1.1`) names no resource: API
-    // Gateway never hands one to a function, and a function could not build a
-    // URL from it.
-    if !raw_path.starts_with('/') {
-        return Err(Problem::BadTarget);
-    }
-    let found = match served.routes.lookup(method, raw_path) {
-        Lookup::Found(route, params) => (route, params),
-        Lookup::MethodNotAllowed(allowed) => return Err(Problem::MethodNotAllowed(allowed)),
-        Lookup::NotFound => return Err(Problem::NotFound),
-    };
-    // A function would choke on an unusable Host building the request's URL.
-    let mut hosts = req.headers().get_all(http::header::HOST).iter();
-    if let Some(host) = hosts.next()
-        && (hosts.next().is_some()
-            // The runner's own name, which most requests carry, is valid.
-            || (host.as_bytes() != own_name.as_bytes()
-                && !host.to_str().is_ok_and(super::client::valid_host)))
-    {
-        return Err(Problem::BadHost);
-    }
-    Ok(found)
-}
-
-/// Who is calling, as the gateway tells the function.
-fn caller(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Caller {
-    Caller::of(
-        peer.ip(),
-        app.settings.port,
-        headers,
-        &app.settings.trusted_proxies,
-    )
 }
 
 /// The whole body, within the size limit, the memory budget and the body

@@ -13,9 +13,7 @@ use http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::problem::Problem;
-use super::routes::Route;
-use crate::template::{JwtAuthorizer, PayloadVersion, RouteAuth};
+use crate::template::JwtAuthorizer;
 
 /// How soon an unknown `kid` may make the runner fetch an issuer's keys again.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
@@ -67,13 +65,13 @@ impl Default for Issuers {
 }
 
 impl Issuers {
-    /// Checks the request's token against the route's authorizer.
+    /// Checks the request's token against a route's authorizer and scopes.
     pub(super) async fn authorize(
         &self,
-        route: &RouteAuth,
+        authorizer: &JwtAuthorizer,
+        route_scopes: &[String],
         headers: &HeaderMap,
     ) -> Result<Authorized, Denied> {
-        let authorizer = &route.authorizer;
         let token = token(headers, &authorizer.header).ok_or(Denied::Unauthorized)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| Denied::Unauthorized)?;
         if !matches!(
@@ -100,7 +98,7 @@ impl Issuers {
             return Err(Denied::Unauthorized);
         }
         let held = scopes(&claims);
-        if !route.scopes.is_empty() && !route.scopes.iter().any(|s| held.contains(s)) {
+        if !route_scopes.is_empty() && !route_scopes.iter().any(|s| held.contains(s)) {
             return Err(Denied::Forbidden);
         }
         Ok(Authorized {
@@ -108,7 +106,7 @@ impl Issuers {
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::String(claim_text(v))))
                 .collect(),
-            scopes: (!route.scopes.is_empty()).then_some(held),
+            scopes: (!route_scopes.is_empty()).then_some(held),
         })
     }
 
@@ -199,35 +197,6 @@ impl Issuers {
         }
         serde_json::from_slice(&body).map_err(|_| format!("{url} is not JSON"))
     }
-}
-
-/// The authorizer's part of the route's event (`requestContext.authorizer`:
-/// `{"jwt": {"claims", "scopes"}}` in payload 2.0, `{"claims", "scopes"}` in
-/// 1.0) when the route has an authorizer, or the problem that refuses the
-/// request.
-pub(super) async fn context(
-    issuers: &Issuers,
-    route: &Route,
-    headers: &HeaderMap,
-) -> Result<Option<Value>, Problem> {
-    let Some(auth) = &route.auth else {
-        return Ok(None);
-    };
-    let authorized = issuers
-        .authorize(auth, headers)
-        .await
-        .map_err(|denied| match denied {
-            Denied::Unauthorized => Problem::Unauthorized,
-            Denied::Forbidden => Problem::Forbidden,
-        })?;
-    let inner = serde_json::json!({
-        "claims": authorized.claims,
-        "scopes": authorized.scopes,
-    });
-    Ok(Some(match route.payload {
-        PayloadVersion::V2 => serde_json::json!({ "jwt": inner }),
-        PayloadVersion::V1 => inner,
-    }))
 }
 
 /// The token in header `name`, without its `Bearer ` prefix.

@@ -1,6 +1,7 @@
 //! The public HTTP side: routes each request to its function's pool, as API Gateway
 //! would, and writes one log line per invocation.
 
+mod authorize;
 mod call;
 pub mod client;
 mod cors;
@@ -14,6 +15,7 @@ pub(crate) mod query;
 mod response;
 pub mod routes;
 pub(crate) mod stall;
+mod target;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -92,8 +94,8 @@ pub struct App {
     pub settings: Settings,
     /// Whether the runner is stopping, and the connections it waits for.
     pub drain: Drain,
-    /// The JWT authorizers' issuers and their keys.
-    issuers: jwt::Issuers,
+    /// The authorizers' keys and kept answers.
+    authorizers: authorize::Authorizers,
 }
 
 impl App {
@@ -103,7 +105,7 @@ impl App {
             served: RwLock::new(Arc::new(served)),
             settings,
             drain: Drain::default(),
-            issuers: jwt::Issuers::default(),
+            authorizers: authorize::Authorizers::default(),
         }
     }
 

@@ -43,6 +43,9 @@ pub(super) enum Problem {
     InitFailed { function: String, reason: String },
     /// 502: the process exited or was lost during the invocation.
     Crashed { function: String, reason: String },
+    /// 502: the route's Lambda authorizer failed or gave no decision (the
+    /// reason goes to the log).
+    AuthorizerFailed { authorizer: String, reason: String },
     /// 502: the function reported an error (Runtime API `/error`); its type and
     /// message go to the log only.
     FunctionError { function: String },
@@ -68,6 +71,7 @@ impl Problem {
             Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Problem::InitFailed { .. }
+            | Problem::AuthorizerFailed { .. }
             | Problem::Crashed { .. }
             | Problem::FunctionError { .. }
             | Problem::BadResponse { .. } => StatusCode::BAD_GATEWAY,
@@ -90,6 +94,7 @@ impl Problem {
             Problem::PayloadTooLarge => ("payload-too-large", "Request body is too large"),
             Problem::Throttled { .. } => ("too-many-requests", "Too many requests"),
             Problem::InitFailed { .. } => ("function-init-failed", "The function failed to start"),
+            Problem::AuthorizerFailed { .. } => ("authorizer-failed", "The authorizer failed"),
             Problem::Crashed { .. } => ("function-crashed", "The function crashed"),
             Problem::FunctionError { .. } => ("function-error", "The function failed"),
             Problem::BadResponse { .. } => (
@@ -139,6 +144,9 @@ impl Problem {
                 "Every instance of {function} stayed busy for the {} s this request waited.",
                 waited.as_secs_f32()
             ),
+            Problem::AuthorizerFailed { authorizer, .. } => {
+                format!("The authorizer {authorizer} gave no decision; the runner's log says why.")
+            }
             Problem::InitFailed { function, .. } => {
                 format!("{function} failed to start; the runner's log has the reason.")
             }
@@ -170,6 +178,7 @@ impl Problem {
     pub(super) fn cause(&self) -> Option<&str> {
         match self {
             Problem::InitFailed { reason, .. }
+            | Problem::AuthorizerFailed { reason, .. }
             | Problem::Crashed { reason, .. }
             | Problem::BadResponse { reason, .. } => Some(reason),
             // Logged where it arrives, with the function's message.

@@ -1,9 +1,10 @@
-//! An HTTP API's JWT authorizers (`Auth.Authorizers.<name>.JwtConfiguration`,
-//! `DefaultAuthorizer`) and a route's choice among them (`Auth.Authorizer`,
-//! `AuthorizationScopes`).
+//! An HTTP API's authorizers (`Auth.Authorizers.<name>`: JWT ones with
+//! `JwtConfiguration`, Lambda ones with `FunctionArn`; `DefaultAuthorizer`) and
+//! a route's choice among them (`Auth.Authorizer`, `AuthorizationScopes`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -22,18 +23,41 @@ pub struct JwtAuthorizer {
     pub header: String,
 }
 
+/// A Lambda authorizer of an HTTP API (payload format 2.0).
+#[derive(Debug, PartialEq, Eq)]
+pub struct LambdaAuthorizer {
+    pub name: String,
+    /// `FunctionArn`: a function of the template (`!GetAtt Fn.Arn`).
+    pub function_arn: String,
+    /// `EnableSimpleResponses`: `{"isAuthorized", "context"}`; else an IAM policy.
+    pub simple_responses: bool,
+    /// `Identity.Headers` (lower case) and `Identity.QueryStrings`: all must be
+    /// present, and together they key the cache.
+    pub headers: Vec<String>,
+    pub query_strings: Vec<String>,
+    /// `Identity.ReauthorizeEvery`: how long a decision is kept (0: not kept).
+    pub ttl: Duration,
+}
+
+/// An authorizer an HTTP API can name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Authorizer {
+    Jwt(JwtAuthorizer),
+    Lambda(LambdaAuthorizer),
+}
+
 /// An HTTP API's authorizers and its default one.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ApiAuth {
-    pub(crate) authorizers: BTreeMap<String, Arc<JwtAuthorizer>>,
+    pub(crate) authorizers: BTreeMap<String, Arc<Authorizer>>,
     pub(crate) default: Option<String>,
 }
 
 /// What a route asks of its callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteAuth {
-    pub authorizer: Arc<JwtAuthorizer>,
-    /// The token must hold at least one of these, when there are any.
+    pub authorizer: Arc<Authorizer>,
+    /// A JWT must hold at least one of these, when there are any.
     pub scopes: Vec<String>,
 }
 
@@ -48,7 +72,7 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
     {
         return Err(invalid(
             format!("{at}.{key}"),
-            "is not supported by the runner (JWT authorizers only)",
+            "is not supported by the runner (JWT and Lambda authorizers only)",
         ));
     }
     let mut auth = ApiAuth::default();
@@ -58,8 +82,12 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
             .ok_or_else(|| invalid(format!("{at}.Authorizers"), "must be a map"))?;
         for (name, config) in authorizers {
             let at = format!("{at}.Authorizers.{name}");
-            auth.authorizers
-                .insert(name.clone(), Arc::new(jwt_authorizer(name, config, &at)?));
+            let authorizer = if config.get("FunctionArn").is_some() {
+                Authorizer::Lambda(lambda_authorizer(name, config, &at)?)
+            } else {
+                Authorizer::Jwt(jwt_authorizer(name, config, &at)?)
+            };
+            auth.authorizers.insert(name.clone(), Arc::new(authorizer));
         }
     }
     if let Some(default) = map.get("DefaultAuthorizer") {
@@ -77,6 +105,118 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
     Ok(auth)
 }
 
+fn lambda_authorizer(
+    name: &str,
+    config: &Value,
+    at: &str,
+) -> Result<LambdaAuthorizer, TemplateError> {
+    let map = config
+        .as_object()
+        .ok_or_else(|| invalid(at, "must be a map"))?;
+    const KEYS: &[&str] = &[
+        "FunctionArn",
+        "FunctionInvokeRole",
+        "AuthorizerPayloadFormatVersion",
+        "EnableSimpleResponses",
+        "EnableFunctionDefaultPermissions",
+        "Identity",
+    ];
+    if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(invalid(
+            format!("{at}.{key}"),
+            "is not supported by the runner",
+        ));
+    }
+    let function_arn = map["FunctionArn"]
+        .as_str()
+        .ok_or_else(|| invalid(format!("{at}.FunctionArn"), "must be a function's ARN"))?;
+    let version = map
+        .get("AuthorizerPayloadFormatVersion")
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(format!("{n:.1}")),
+            _ => None,
+        });
+    if version.as_deref() != Some("2.0") {
+        return Err(invalid(
+            format!("{at}.AuthorizerPayloadFormatVersion"),
+            "must be \"2.0\" (the runner does not send 1.0 authorizer events)",
+        ));
+    }
+    let (headers, query_strings, ttl) = identity(map.get("Identity"), at)?;
+    Ok(LambdaAuthorizer {
+        name: name.to_owned(),
+        function_arn: function_arn.to_owned(),
+        simple_responses: map.get("EnableSimpleResponses") == Some(&Value::Bool(true)),
+        headers,
+        query_strings,
+        ttl,
+    })
+}
+
+/// A Lambda authorizer's `Identity`: its headers (lower case), its query
+/// strings, and how long its answers are kept.
+fn identity(
+    identity: Option<&Value>,
+    at: &str,
+) -> Result<(Vec<String>, Vec<String>, Duration), TemplateError> {
+    let empty = serde_json::Map::new();
+    let identity = match identity {
+        None => &empty,
+        Some(v) => v
+            .as_object()
+            .ok_or_else(|| invalid(format!("{at}.Identity"), "must be a map"))?,
+    };
+    if let Some(key) = identity
+        .keys()
+        .find(|k| !matches!(k.as_str(), "Headers" | "QueryStrings" | "ReauthorizeEvery"))
+    {
+        return Err(invalid(
+            format!("{at}.Identity.{key}"),
+            "is not supported by the runner (Headers, QueryStrings and ReauthorizeEvery)",
+        ));
+    }
+    let names = |key: &str| -> Result<Vec<String>, TemplateError> {
+        match identity.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid(format!("{at}.Identity.{key}"), "must be a list of names")),
+            Some(_) => Err(invalid(
+                format!("{at}.Identity.{key}"),
+                "must be a list of names",
+            )),
+        }
+    };
+    let ttl = match identity.get("ReauthorizeEvery") {
+        None => 0,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|s| *s <= 3600)
+            .ok_or_else(|| {
+                invalid(
+                    format!("{at}.Identity.ReauthorizeEvery"),
+                    "must be 0 to 3600 seconds",
+                )
+            })?,
+    };
+    let headers: Vec<String> = names("Headers")?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let query_strings = names("QueryStrings")?;
+    if ttl > 0 && headers.is_empty() && query_strings.is_empty() {
+        return Err(invalid(
+            format!("{at}.Identity"),
+            "a cached authorizer (ReauthorizeEvery > 0) needs Headers or QueryStrings",
+        ));
+    }
+    Ok((headers, query_strings, Duration::from_secs(ttl)))
+}
+
 fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer, TemplateError> {
     let map = config
         .as_object()
@@ -87,7 +227,7 @@ fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer,
     {
         return Err(invalid(
             format!("{at}.{key}"),
-            "is not supported by the runner (JWT authorizers only)",
+            "is not supported by the runner (a JWT authorizer has JwtConfiguration and IdentitySource)",
         ));
     }
     let jwt = map
@@ -96,7 +236,7 @@ fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer,
         .ok_or_else(|| {
             invalid(
                 at,
-                "needs JwtConfiguration (the runner serves JWT authorizers only)",
+                "needs JwtConfiguration (or FunctionArn, for a Lambda authorizer)",
             )
         })?;
     let issuer = jwt
@@ -227,11 +367,13 @@ mod tests {
     #[test]
     fn routes_take_the_default_unless_they_say_none() {
         let api = api();
-        let jwt = &api.authorizers["Cognito"];
+        let Authorizer::Jwt(jwt) = &*api.authorizers["Cognito"] else {
+            panic!("a JWT authorizer");
+        };
         assert_eq!(jwt.header, "x-token");
         assert_eq!(jwt.audience, ["shop"]);
         let by_default = route_auth(Some(&api), None, "at").unwrap().unwrap();
-        assert_eq!(by_default.authorizer.name, "Cognito");
+        assert!(matches!(&*by_default.authorizer, Authorizer::Jwt(j) if j.name == "Cognito"));
         let none = json!({"Authorizer": "NONE"});
         assert_eq!(route_auth(Some(&api), Some(&none), "at").unwrap(), None);
         let scoped = json!({"AuthorizationScopes": ["orders/write"]});
@@ -247,7 +389,15 @@ mod tests {
         for (auth, why) in [
             (
                 json!({"Authorizers": {"L": {"FunctionArn": "arn"}}}),
-                "JWT authorizers only",
+                "must be \"2.0\"",
+            ),
+            (
+                json!({"Authorizers": {"L": {"FunctionArn": "arn", "AuthorizerPayloadFormatVersion": "2.0", "Identity": {"ReauthorizeEvery": 60}}}}),
+                "needs Headers or QueryStrings",
+            ),
+            (
+                json!({"Authorizers": {"J": {"Nothing": 1}}}),
+                "is not supported",
             ),
             (
                 json!({"Authorizers": {"J": {"JwtConfiguration": {"issuer": "x", "audience": ["a"]}}}}),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use auth::{JwtAuthorizer, RouteAuth};
+pub use auth::{Authorizer, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 pub use cors::CorsSpec;
 pub use error::TemplateError;
 use error::invalid;
@@ -138,15 +138,25 @@ fn scope_of(
         if let Some(Some(cors)) = cors_property(settings, &kind, &at, &scope)? {
             scope.global_cors.insert(kind.clone(), Arc::new(cors));
         }
-        if section == "HttpApi" {
-            scope.global_auth = auth_property(settings, &at, &scope)?.map(Arc::new);
-        }
     }
     let mut infos = Vec::new();
     for (id, resource) in resources {
         infos.push((id.clone(), resource_info(id, resource, &scope, settings)?));
     }
     scope.resources.extend(infos);
+    // Authorizers name functions (`!GetAtt Fn.Arn`), known only now.
+    let globals = root.get("Globals").cloned().unwrap_or_default();
+    scope.global_auth =
+        auth_property(&globals["HttpApi"], "Globals, key HttpApi", &scope)?.map(Arc::new);
+    for (id, resource) in resources {
+        if resource["Type"] == "AWS::Serverless::HttpApi" {
+            let at = format!("resource {id}, key Properties");
+            let auth = auth_property(&resource["Properties"], &at, &scope)?.map(Arc::new);
+            if let Some(info) = scope.resources.get_mut(id) {
+                info.auth = auth;
+            }
+        }
+    }
     Ok(scope)
 }
 
@@ -173,11 +183,8 @@ fn resource_info(
     } else {
         (None, None)
     };
-    let auth = if kind == "AWS::Serverless::HttpApi" {
-        auth_property(properties, &at, scope)?.map(Arc::new)
-    } else {
-        None
-    };
+    // Read once every resource is known: an authorizer names a function.
+    let auth = None;
     let function = if kind == function::FUNCTION_TYPE {
         // Names are often built from parameters (`!Sub ${AWS::StackName}-orders`);
         // other resources are not known yet, so they cannot appear here.

@@ -1,7 +1,8 @@
 //! One Lambda function with many behaviours, used only by the runner's tests.
 //!
 //! `BEHAVIOUR` (from the template) picks what happens at start-up: `echo` (default),
-//! `init-error` (reports `/init/error` and exits) or `init-exit` (exits before polling).
+//! `init-error` (reports `/init/error` and exits), `init-exit` (exits before polling)
+//! or `authorizer` (a Lambda authorizer: see [`authorize`]).
 //! `PRINT_EVENTS` prints every event it gets. `INIT_SLEEP_MS` delays start-up; a start fails with an init error while the file
 //! `FAIL_INIT_WHILE_EXISTS` names exists. Per request, the query parameter `do` picks
 //! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
@@ -51,6 +52,9 @@ async fn main() -> Result<(), Error> {
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let count = INVOCATIONS.fetch_add(1, Ordering::SeqCst) + 1;
+    if std::env::var("BEHAVIOUR").as_deref() == Ok("authorizer") {
+        return authorize(&event.payload, count);
+    }
     if std::env::var_os("PRINT_EVENTS").is_some() {
         println!("event: {}", event.payload);
     }
@@ -62,6 +66,39 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
     act_as_asked(behaviour.as_deref(), &param, &event.context.request_id).await?;
     Ok(echo(event, count))
+}
+
+/// A Lambda authorizer that decides by the `Authorization` header: `allow` and
+/// `deny` (simple responses), `policy-allow` and `policy-deny` (IAM policies
+/// for the route's ARN), `fail` (an error); anything else is refused. Its
+/// context says who it let in, how many times it ran, and what it was given.
+fn authorize(event: &Value, count: u64) -> Result<Value, Error> {
+    let token = event["headers"]["authorization"]
+        .as_str()
+        .unwrap_or_default();
+    let context = json!({
+        "user": "alice",
+        "calls": count,
+        "identity": event["identitySource"],
+        "type": event["type"],
+    });
+    let policy = |effect: &str| {
+        json!({
+            "principalId": "bob",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["routeArn"]}],
+            },
+            "context": context,
+        })
+    };
+    match token {
+        "allow" => Ok(json!({"isAuthorized": true, "context": context})),
+        "policy-allow" => Ok(policy("Allow")),
+        "policy-deny" => Ok(policy("Deny")),
+        "fail" => Err("the authorizer failed as asked".into()),
+        _ => Ok(json!({"isAuthorized": false})),
+    }
 }
 
 /// The behaviours that answer something other than the echo.
