@@ -194,6 +194,13 @@ async fn a_valid_tokens_claims_reach_the_function_as_text() {
         &setup.claims(json!({"aud": null, "client_id": "shop"})),
     );
     assert_eq!(get(runner, "/private", Some(&client)).await.status(), 200);
+    // An audience list need only hold one of the API's.
+    let listed = sign(
+        &setup.good,
+        "good",
+        &setup.claims(json!({"aud": ["other", "shop"]})),
+    );
+    assert_eq!(get(runner, "/private", Some(&listed)).await.status(), 200);
 }
 
 #[tokio::test]
@@ -242,6 +249,22 @@ async fn tokens_api_gateway_would_refuse_get_401() {
             )),
         ),
         ("alg none", Some(none_alg)),
+        (
+            "no issuer",
+            Some(sign(good, "good", &claims(json!({"iss": null})))),
+        ),
+        (
+            "issuer in a list",
+            Some(sign(good, "good", &claims(json!({"iss": [setup.base]})))),
+        ),
+        (
+            "aud elsewhere, client_id here",
+            Some(sign(
+                good,
+                "good",
+                &claims(json!({"aud": "other", "client_id": "shop"})),
+            )),
+        ),
         ("HMAC", Some(hmac)),
     ];
     for (case, token) in refused {

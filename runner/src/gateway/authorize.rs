@@ -13,6 +13,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::event::{self, Request};
+use super::iam::any_matches;
 use super::jwt::{Denied, Issuers};
 use super::problem::Problem;
 use super::query::parse_query;
@@ -25,13 +26,36 @@ use crate::template::{Authorizer, LambdaAuthorizer, PayloadVersion};
 /// Lambda authorizers' answers kept at once; beyond, the expired ones go, and
 /// if that is not enough, all of them.
 const MAX_KEPT: usize = 10_000;
+/// Larger answers are not kept.
+const MAX_KEPT_ANSWER: usize = 16 * 1024;
 
 /// The authorizers' state: the JWT issuers' keys, and the Lambda authorizers'
 /// kept answers.
 #[derive(Default)]
 pub(super) struct Authorizers {
     issuers: Issuers,
-    kept: Mutex<HashMap<String, (Instant, Arc<Value>)>>,
+    /// Answers by a keyed hash of (function, response kind, identity values):
+    /// the same function asked with the same identity answers the same, and a
+    /// policy is checked against each request's route anyway.
+    kept: Mutex<HashMap<u64, (Instant, Arc<Value>)>>,
+    hasher: std::hash::RandomState,
+}
+
+impl Authorizers {
+    /// Forgets every kept answer (the functions may have changed).
+    pub(super) fn forget(&self) {
+        self.kept.lock().expect("lock").clear();
+    }
+
+    fn key(&self, lambda: &LambdaAuthorizer, identity: &[String]) -> u64 {
+        use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+        let mut hasher = self.hasher.build_hasher();
+        lambda.function_arn.hash(&mut hasher);
+        lambda.simple_responses.hash(&mut hasher);
+        // Length-prefixed by `Hash for [String]`: no two lists collide by layout.
+        identity.hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 /// `requestContext.authorizer` for the route's event when the route has an
@@ -99,8 +123,8 @@ async fn ask_lambda(
         "arn:aws:execute-api:{region}:{}:local/{}/{}{}",
         request.account_id, route.stage, request.method, request.raw_path
     );
-    let key = format!("{}\0{}", lambda.name, identity.join("\0"));
-    let answer = match kept(&app.authorizers, &key) {
+    let key = app.authorizers.key(lambda, &identity);
+    let answer = match kept(&app.authorizers, key) {
         Some(answer) => answer,
         None => {
             let event = authorizer_event(request, route, params, &identity, &route_arn)?;
@@ -111,8 +135,11 @@ async fn ask_lambda(
                 .cloned()
                 .ok_or_else(|| failed(lambda, "its function is not served".into()))?;
             drop(served);
-            let answer = Arc::new(invoke(lambda, &pool, event, request.received).await?);
-            keep(&app.authorizers, key, lambda.ttl, &answer);
+            let (answer, size) = invoke(lambda, &pool, event, request.received).await?;
+            let answer = Arc::new(answer);
+            if size <= MAX_KEPT_ANSWER {
+                keep(&app.authorizers, key, lambda.ttl, &answer);
+            }
             answer
         }
     };
@@ -123,8 +150,14 @@ async fn ask_lambda(
 fn identity(lambda: &LambdaAuthorizer, request: &Request<'_>) -> Option<Vec<String>> {
     let mut values = Vec::new();
     for name in &lambda.headers {
-        let value = request.headers.get(name)?.to_str().ok()?;
-        values.push(value.to_owned());
+        // Repeated, a header's values are joined, as the function's event has them.
+        let all: Option<Vec<&str>> = request
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect();
+        values.push(all?.join(","));
     }
     if !lambda.query_strings.is_empty() {
         let query = parse_query(request.raw_query);
@@ -165,12 +198,13 @@ fn authorizer_event(
     Ok(Bytes::from(event.to_string()))
 }
 
+/// The authorizer's answer, and its size.
 async fn invoke(
     lambda: &LambdaAuthorizer,
     pool: &Arc<crate::lambda::pool::Pool>,
     event: Bytes,
     received: std::time::SystemTime,
-) -> Result<Value, Problem> {
+) -> Result<(Value, usize), Problem> {
     let admission = pool
         .admit()
         .await
@@ -187,6 +221,7 @@ async fn invoke(
     let reason = match invoked.result {
         Ok(Outcome::Response(bytes)) => {
             return serde_json::from_slice(&bytes)
+                .map(|answer| (answer, bytes.len()))
                 .map_err(|_| failed(lambda, "its answer is not JSON".into()));
         }
         Ok(Outcome::Error {
@@ -229,11 +264,23 @@ fn decide(lambda: &LambdaAuthorizer, answer: &Value, route_arn: &str) -> Result<
         let statements = answer["policyDocument"]["Statement"]
             .as_array()
             .ok_or_else(|| failed(lambda, "its answer has no policyDocument.Statement".into()))?;
+        // Keys the runner does not evaluate would change the decision: refused
+        // rather than ignored.
+        let unread = ["NotAction", "NotResource", "Condition", "NotPrincipal"];
+        if statements
+            .iter()
+            .any(|s| unread.iter().any(|k| s.get(k).is_some()))
+        {
+            return Err(failed(
+                lambda,
+                "its policy uses NotAction, NotResource, NotPrincipal or Condition".into(),
+            ));
+        }
         let applies = |effect: &str| {
             statements.iter().any(|s| {
                 s["Effect"] == effect
-                    && any_matches(&s["Action"], "execute-api:Invoke")
-                    && any_matches(&s["Resource"], route_arn)
+                    && any_matches(&s["Action"], "execute-api:invoke", true)
+                    && any_matches(&s["Resource"], route_arn, false)
             })
         };
         applies("Allow") && !applies("Deny")
@@ -248,45 +295,14 @@ fn decide(lambda: &LambdaAuthorizer, answer: &Value, route_arn: &str) -> Result<
     }
 }
 
-/// Whether a policy's `Action` or `Resource` (one pattern or a list) matches
-/// `text`; `*` stands for any run of characters and `?` for one.
-fn any_matches(patterns: &Value, text: &str) -> bool {
-    match patterns {
-        Value::String(p) => glob(p.as_bytes(), text.as_bytes()),
-        Value::Array(items) => items.iter().any(|p| any_matches(p, text)),
-        _ => false,
-    }
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
-            p += 1;
-            t += 1;
-        } else if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if let Some((sp, st)) = star {
-            p = sp + 1;
-            t = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
-fn kept(authorizers: &Authorizers, key: &str) -> Option<Arc<Value>> {
+fn kept(authorizers: &Authorizers, key: u64) -> Option<Arc<Value>> {
     let kept = authorizers.kept.lock().expect("lock");
-    kept.get(key)
+    kept.get(&key)
         .filter(|(until, _)| *until > Instant::now())
         .map(|(_, answer)| Arc::clone(answer))
 }
 
-fn keep(authorizers: &Authorizers, key: String, ttl: Duration, answer: &Arc<Value>) {
+fn keep(authorizers: &Authorizers, key: u64, ttl: Duration, answer: &Arc<Value>) {
     if ttl.is_zero() {
         return;
     }
@@ -304,23 +320,6 @@ fn keep(authorizers: &Authorizers, key: String, ttl: Duration, answer: &Arc<Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn policy_patterns_match_as_iam_matches_them() {
-        let arn = "arn:aws:execute-api:us-east-1:1:local/$default/GET/orders/7";
-        assert!(glob(b"*", arn.as_bytes()));
-        assert!(glob(
-            b"arn:aws:execute-api:*:1:local/*/GET/orders/*",
-            arn.as_bytes()
-        ));
-        assert!(!glob(
-            b"arn:aws:execute-api:*:1:local/*/POST/*",
-            arn.as_bytes()
-        ));
-        assert!(glob(b"execute-api:*", b"execute-api:Invoke"));
-        assert!(glob(b"a?c", b"abc"));
-        assert!(!glob(b"a?c", b"ac"));
-    }
 
     #[test]
     fn a_deny_wins_and_a_missing_decision_is_the_authorizers_fault() {
@@ -350,6 +349,18 @@ mod tests {
         ));
         assert!(matches!(
             decide(&lambda, &json!({"isAuthorized": true}), arn),
+            Err(Problem::AuthorizerFailed { .. })
+        ));
+        // Actions ignore case; keys the runner cannot evaluate are refused.
+        let shouting = json!({"Effect": "Deny", "Action": "EXECUTE-API:INVOKE", "Resource": "*"});
+        let allow_all = json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+        assert!(matches!(
+            decide(&lambda, &policy(json!([allow_all, shouting])), arn),
+            Err(Problem::Forbidden)
+        ));
+        let not_resource = json!({"Effect": "Deny", "Action": "*", "NotResource": "x"});
+        assert!(matches!(
+            decide(&lambda, &policy(json!([allow_all, not_resource])), arn),
             Err(Problem::AuthorizerFailed { .. })
         ));
     }

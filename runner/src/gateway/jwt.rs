@@ -17,6 +17,9 @@ use crate::template::JwtAuthorizer;
 
 /// How soon an unknown `kid` may make the runner fetch an issuer's keys again.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
+/// How long fetched keys are trusted before they are fetched again, so that a
+/// key the issuer withdrew stops working.
+const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
 /// The most a discovery document or a JWKS may weigh.
 const MAX_DOCUMENT: usize = 1024 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +45,10 @@ pub(super) struct Authorized {
 /// Every issuer's signing keys, by `kid`.
 pub(super) struct Issuers {
     client: reqwest::Client,
-    keys: tokio::sync::Mutex<HashMap<String, Fetched>>,
+    /// Read without waiting; written after a fetch.
+    keys: std::sync::Mutex<HashMap<String, Fetched>>,
+    /// One fetch at a time: requests with known keys never wait for it.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 struct Fetched {
@@ -55,11 +61,13 @@ impl Default for Issuers {
         Issuers {
             client: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::limited(3))
+                // A redirect could lead past the https-or-loopback rule.
+                .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .build()
                 .unwrap_or_default(),
-            keys: tokio::sync::Mutex::default(),
+            keys: std::sync::Mutex::default(),
+            fetching: tokio::sync::Mutex::default(),
         }
     }
 }
@@ -94,7 +102,10 @@ impl Issuers {
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|_| Denied::Unauthorized)?
             .claims;
-        if !for_audience(&claims, &authorizer.audience) {
+        // jsonwebtoken also takes a list holding the issuer; API Gateway wants one.
+        if claims.get("iss").and_then(Value::as_str) != Some(authorizer.issuer.as_str())
+            || !for_audience(&claims, &authorizer.audience)
+        {
             return Err(Denied::Unauthorized);
         }
         let held = scopes(&claims);
@@ -111,29 +122,45 @@ impl Issuers {
     }
 
     /// The issuer's key `kid`, fetching the issuer's keys when they are not
-    /// known yet, or when `kid` is new and they were not fetched lately.
+    /// known yet, older than an hour, or lack `kid` and were not fetched in the
+    /// last 30 s. A failed fetch keeps the keys known before.
     async fn key(&self, authorizer: &JwtAuthorizer, kid: &str) -> Option<DecodingKey> {
-        let mut cache = self.keys.lock().await;
-        if let Some(fetched) = cache.get(&authorizer.issuer) {
-            if let Some(key) = fetched.keys.get(kid) {
-                return Some(key.clone());
+        let issuer = &authorizer.issuer;
+        let look = |keys: &HashMap<String, Fetched>| -> Result<Option<DecodingKey>, ()> {
+            match keys.get(issuer) {
+                Some(f) if f.at.elapsed() < KEYS_MAX_AGE => match f.keys.get(kid) {
+                    Some(key) => Ok(Some(key.clone())),
+                    None if f.at.elapsed() < REFETCH_AFTER => Ok(None),
+                    None => Err(()),
+                },
+                _ => Err(()),
             }
-            if fetched.at.elapsed() < REFETCH_AFTER {
-                return None;
-            }
+        };
+        if let Ok(found) = look(&self.keys.lock().expect("lock")) {
+            return found;
         }
-        let keys = match self.fetch(&authorizer.issuer).await {
-            Ok(keys) => keys,
+        let _one_at_a_time = self.fetching.lock().await;
+        // Fetched meanwhile by the request that held the lock?
+        if let Ok(found) = look(&self.keys.lock().expect("lock")) {
+            return found;
+        }
+        let fetched = self.fetch(issuer).await;
+        let mut cache = self.keys.lock().expect("lock");
+        let keys = match fetched {
+            Ok(keys) => Arc::new(keys),
             Err(reason) => {
-                tracing::warn!(authorizer = %authorizer.name, issuer = %authorizer.issuer, %reason, "cannot read the issuer's signing keys");
-                HashMap::new()
+                tracing::warn!(authorizer = %authorizer.name, %issuer, %reason, "cannot read the issuer's signing keys");
+                cache
+                    .get(issuer)
+                    .map(|f| Arc::clone(&f.keys))
+                    .unwrap_or_default()
             }
         };
         let found = keys.get(kid).cloned();
         cache.insert(
-            authorizer.issuer.clone(),
+            issuer.clone(),
             Fetched {
-                keys: Arc::new(keys),
+                keys,
                 at: Instant::now(),
             },
         );
@@ -201,7 +228,12 @@ impl Issuers {
 
 /// The token in header `name`, without its `Bearer ` prefix.
 fn token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    let value = headers.get(name)?.to_str().ok()?.trim();
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?.to_str().ok()?.trim();
+    // Two tokens: which one would the function believe?
+    if values.next().is_some() {
+        return None;
+    }
     if value.eq_ignore_ascii_case("bearer") {
         return None;
     }
@@ -212,14 +244,15 @@ fn token<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     (!token.is_empty()).then_some(token)
 }
 
+/// `aud` (one or a list) names one of the audiences; only a token without
+/// `aud` is judged by its `client_id`.
 fn for_audience(claims: &Map<String, Value>, audience: &[String]) -> bool {
     let listed = |v: &Value| v.as_str().is_some_and(|a| audience.iter().any(|x| x == a));
     match claims.get("aud") {
-        Some(Value::Array(items)) if items.iter().any(listed) => return true,
-        Some(one) if listed(one) => return true,
-        _ => {}
+        None | Some(Value::Null) => claims.get("client_id").is_some_and(listed),
+        Some(Value::Array(items)) => items.iter().any(listed),
+        Some(one) => listed(one),
     }
-    claims.get("client_id").is_some_and(listed)
 }
 
 /// The token's scopes: `scope` (space-separated) or `scp` (a list, or

@@ -6,6 +6,7 @@ mod call;
 pub mod client;
 mod cors;
 pub mod event;
+mod iam;
 mod json_string;
 mod jwt;
 mod log;
@@ -116,7 +117,10 @@ impl App {
 
     /// Serves `served` from the next request on, and hands back what was served.
     pub fn replace(&self, served: Served) -> Arc<Served> {
-        std::mem::replace(&mut *self.served.write().expect("lock"), Arc::new(served))
+        let old = std::mem::replace(&mut *self.served.write().expect("lock"), Arc::new(served));
+        // A reload may change what an authorizer answers.
+        self.authorizers.forget();
+        old
     }
 }
 

@@ -12,6 +12,7 @@ mod events;
 mod function;
 mod globals;
 mod intrinsics;
+mod lambda_authorizer;
 mod parameters;
 mod schedule;
 #[cfg(test)]
