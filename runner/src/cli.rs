@@ -153,6 +153,10 @@ pub(crate) struct Args {
     /// Prefix of the `type` URI in the runner's problem+json errors.
     #[arg(long, default_value = "https://lambda-runner.invalid/problems/")]
     pub(crate) problem_type_base: String,
+    /// Write the runner's own errors as API Gateway does (`{"message": "Not
+    /// Found"}`, `{"message": "Unauthorized"}` …) instead of problem+json.
+    #[arg(long)]
+    pub(crate) aws_error_bodies: bool,
     /// Worker threads for the runner itself; 1 (everything on one thread) costs the
     /// least CPU per request.
     #[arg(long, default_value_t = 1)]
@@ -293,6 +297,7 @@ impl Args {
         let args = self;
         gateway::Settings {
             problem_type_base: args.problem_type_base.clone(),
+            aws_error_bodies: args.aws_error_bodies,
             account_id: args.account_id.clone(),
             domain_name,
             port,

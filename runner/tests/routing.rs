@@ -58,6 +58,24 @@ async fn the_problem_type_prefix_can_be_chosen() {
 }
 
 #[tokio::test]
+async fn aws_error_bodies_are_api_gateways_messages() {
+    let runner = Runner::start("functions.yaml", &["--aws-error-bodies"]);
+    let answer = runner.get("/nowhere").await;
+    assert_eq!(answer.status(), 404);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    assert!(answer.headers().get("apigw-requestid").is_some());
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"message": "Not Found"}));
+    let failed = runner.get("/echo?do=error").await;
+    assert_eq!(failed.status(), 502);
+    let body: serde_json::Value = failed.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "Internal Server Error"})
+    );
+}
+
+#[tokio::test]
 async fn a_body_whose_event_exceeds_6_mb_is_a_413() {
     // 5 MB of binary is under the limit itself, but base64 makes its event 6.7 MB.
     let runner = Runner::start("functions.yaml", &[]);

@@ -36,10 +36,7 @@ pub(super) async fn handle(
     let origin = req.headers().get(http::header::ORIGIN).cloned();
     // Once routed, a refusal carries the route's CORS headers too.
     let problem = |p: Problem, close: bool, route: Option<&Route>| {
-        let response = finish(
-            p.render(&request_id, &app.settings.problem_type_base),
-            &request_id,
-        );
+        let response = finish(p.render_for(&request_id, &app.settings), &request_id);
         let response = cors::answered(response, route, origin.as_ref());
         Ok(if close {
             close_connection(response)
@@ -198,7 +195,7 @@ impl Call<'_> {
             if let Some(cause) = p.cause() {
                 tracing::warn!(function = %function, request_id = %request_id, %cause, status = p.status().as_u16(), "invocation failed");
             }
-            p.render(&request_id, &app.settings.problem_type_base)
+            p.render_for(&request_id, &app.settings)
         });
         let response = finish(response, &request_id);
         let line = InvocationLog {

@@ -64,6 +64,8 @@ impl Served {
 /// How the gateway treats clients: fixed while the runner runs.
 pub struct Settings {
     pub problem_type_base: String,
+    /// The runner's own errors as API Gateway writes them, not problem+json.
+    pub aws_error_bodies: bool,
     pub account_id: String,
     /// The gateway's name for itself, as `requestContext.domainName` tells functions:
     /// the public URL's host, or the address the runner listens on, with its port.
@@ -87,6 +89,27 @@ pub struct Settings {
     pub integration_timeout: std::time::Duration,
     /// How long a response write may wait for a client that takes nothing.
     pub write_timeout: std::time::Duration,
+}
+
+/// Settings for unit tests.
+#[cfg(test)]
+pub(crate) fn tests_settings() -> Settings {
+    let seconds = std::time::Duration::from_secs;
+    Settings {
+        problem_type_base: "urn:x:".into(),
+        aws_error_bodies: false,
+        account_id: "123456789012".into(),
+        domain_name: "127.0.0.1:3000".into(),
+        port: 3000,
+        trusted_proxies: Vec::new(),
+        max_connections: 16,
+        max_connections_per_client: 16,
+        body_budget: body::Budget::new(1024 * 1024),
+        header_timeout: seconds(10),
+        body_timeout: seconds(10),
+        integration_timeout: seconds(30),
+        write_timeout: seconds(10),
+    }
 }
 
 /// Everything a request needs.

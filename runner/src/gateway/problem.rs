@@ -186,6 +186,24 @@ impl Problem {
         }
     }
 
+    /// The response in the style `settings` ask for: problem+json, or API
+    /// Gateway's `{"message": …}` (`--aws-error-bodies`).
+    pub(super) fn render_for(
+        &self,
+        request_id: &str,
+        settings: &super::Settings,
+    ) -> Response<Bytes> {
+        let mut response = self.render(request_id, &settings.problem_type_base);
+        if settings.aws_error_bodies {
+            let message = aws_message(self.status());
+            *response.body_mut() = Bytes::from(json!({ "message": message }).to_string());
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        response
+    }
+
     /// The problem+json response; `type_base` prefixes the problem's slug.
     pub(super) fn render(&self, request_id: &str, type_base: &str) -> Response<Bytes> {
         let (slug, title) = self.slug_and_title();
@@ -222,6 +240,17 @@ impl Problem {
     }
 }
 
+/// API Gateway's message for a status it answers itself.
+fn aws_message(status: StatusCode) -> &'static str {
+    match status {
+        // What API Gateway says for a failed or malformed integration.
+        StatusCode::BAD_GATEWAY => "Internal Server Error",
+        StatusCode::GATEWAY_TIMEOUT => "Endpoint request timed out",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        other => other.canonical_reason().unwrap_or("Error"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +281,37 @@ mod tests {
                 assert_eq!(problem.cause(), Some(secrets));
             }
         }
+    }
+
+    #[test]
+    fn aws_bodies_are_api_gateways_messages_with_the_same_status_and_headers() {
+        let settings = |aws| crate::gateway::Settings {
+            aws_error_bodies: aws,
+            ..crate::gateway::tests_settings()
+        };
+        for (problem, status, message) in [
+            (Problem::Unauthorized, 401, "Unauthorized"),
+            (Problem::Forbidden, 403, "Forbidden"),
+            (Problem::NotFound, 404, "Not Found"),
+            (Problem::PayloadTooLarge, 413, "Request Entity Too Large"),
+            (
+                Problem::FunctionError {
+                    function: "F".into(),
+                },
+                502,
+                "Internal Server Error",
+            ),
+        ] {
+            let r = problem.render_for("abc", &settings(true));
+            assert_eq!(r.status(), status);
+            assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+            let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+            assert_eq!(body, json!({ "message": message }));
+            let plain = problem.render_for("abc", &settings(false));
+            assert_eq!(plain.headers()[CONTENT_TYPE], "application/problem+json");
+        }
+        let r = Problem::Unauthorized.render_for("abc", &settings(true));
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer");
     }
 
     #[test]
