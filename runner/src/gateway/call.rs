@@ -46,7 +46,10 @@ pub(super) async fn handle(
     };
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
-    if let Some(answer) = cors::preflight(&app.served(), req.method(), &raw_path, req.headers()) {
+    // Only an OPTIONS request can be a preflight: others skip the look-up.
+    if req.method() == http::Method::OPTIONS
+        && let Some(answer) = cors::preflight(&app.served(), &raw_path, req.headers())
+    {
         return Ok(finish(answer, &request_id));
     }
     let (route, params, pool) = match routed(&app, &req, &method, &raw_path) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::error::{TemplateError, invalid};
+use super::error::{TemplateError, invalid, only_keys};
 pub use super::lambda_authorizer::LambdaAuthorizer;
 use super::lambda_authorizer::lambda_authorizer;
 
@@ -51,15 +51,12 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
     let map = value
         .as_object()
         .ok_or_else(|| invalid(at, "must be a map"))?;
-    if let Some(key) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "Authorizers" | "DefaultAuthorizer"))
-    {
-        return Err(invalid(
-            format!("{at}.{key}"),
-            "is not supported by the runner (JWT and Lambda authorizers only)",
-        ));
-    }
+    only_keys(
+        map,
+        &["Authorizers", "DefaultAuthorizer"],
+        at,
+        "is not supported by the runner (JWT and Lambda authorizers only)",
+    )?;
     let mut auth = ApiAuth::default();
     if let Some(authorizers) = map.get("Authorizers") {
         let authorizers = authorizers
@@ -94,15 +91,12 @@ fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer,
     let map = config
         .as_object()
         .ok_or_else(|| invalid(at, "must be a map"))?;
-    if let Some(key) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "JwtConfiguration" | "IdentitySource"))
-    {
-        return Err(invalid(
-            format!("{at}.{key}"),
-            "is not supported by the runner (a JWT authorizer has JwtConfiguration and IdentitySource)",
-        ));
-    }
+    only_keys(
+        map,
+        &["JwtConfiguration", "IdentitySource"],
+        at,
+        "is not supported by the runner (a JWT authorizer has JwtConfiguration and IdentitySource)",
+    )?;
     let jwt = map
         .get("JwtConfiguration")
         .and_then(Value::as_object)
@@ -187,15 +181,12 @@ pub(super) fn route_auth(
             .as_object()
             .ok_or_else(|| invalid(at, "must be a map"))?,
     };
-    if let Some(key) = event
-        .keys()
-        .find(|k| !matches!(k.as_str(), "Authorizer" | "AuthorizationScopes"))
-    {
-        return Err(invalid(
-            format!("{at}.{key}"),
-            "is not supported by the runner",
-        ));
-    }
+    only_keys(
+        event,
+        &["Authorizer", "AuthorizationScopes"],
+        at,
+        "is not supported by the runner",
+    )?;
     let named = match event.get("Authorizer") {
         None => api.and_then(|a| a.default.clone()),
         Some(Value::String(name)) if name == "NONE" => return Ok(None),

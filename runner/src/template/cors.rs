@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::error::{TemplateError, invalid};
+use super::error::{TemplateError, invalid, only_keys};
 
 /// What an API allows across origins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +52,7 @@ pub(super) fn http_api(value: &Value, at: &str) -> Result<Option<CorsSpec>, Temp
         "MaxAge",
         "AllowCredentials",
     ];
-    if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(format!("{at}.{key}"), "is not a CORS setting"));
-    }
+    only_keys(map, KEYS, at, "is not a CORS setting")?;
     let list = |key: &str| -> Result<Vec<String>, TemplateError> {
         match map.get(key) {
             None => Ok(Vec::new()),
@@ -104,9 +102,7 @@ pub(super) fn rest_api(value: &Value, at: &str) -> Result<Option<CorsSpec>, Temp
                 "MaxAge",
                 "AllowCredentials",
             ];
-            if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-                return Err(invalid(format!("{at}.{key}"), "is not a CORS setting"));
-            }
+            only_keys(map, KEYS, at, "is not a CORS setting")?;
             let text = |key: &str| -> Result<Option<String>, TemplateError> {
                 map.get(key)
                     .map(|v| {

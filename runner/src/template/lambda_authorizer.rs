@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::{TemplateError, invalid};
+use super::error::{TemplateError, invalid, only_keys};
 
 /// A Lambda authorizer of an HTTP API (payload format 2.0).
 #[derive(Debug, PartialEq, Eq)]
@@ -39,12 +39,7 @@ pub(super) fn lambda_authorizer(
         "EnableFunctionDefaultPermissions",
         "Identity",
     ];
-    if let Some(key) = map.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(invalid(
-            format!("{at}.{key}"),
-            "is not supported by the runner",
-        ));
-    }
+    only_keys(map, KEYS, at, "is not supported by the runner")?;
     let function_arn = map["FunctionArn"]
         .as_str()
         .ok_or_else(|| invalid(format!("{at}.FunctionArn"), "must be a function's ARN"))?;
@@ -85,15 +80,12 @@ fn identity(
             .as_object()
             .ok_or_else(|| invalid(format!("{at}.Identity"), "must be a map"))?,
     };
-    if let Some(key) = identity
-        .keys()
-        .find(|k| !matches!(k.as_str(), "Headers" | "QueryStrings" | "ReauthorizeEvery"))
-    {
-        return Err(invalid(
-            format!("{at}.Identity.{key}"),
-            "is not supported by the runner (Headers, QueryStrings and ReauthorizeEvery)",
-        ));
-    }
+    only_keys(
+        identity,
+        &["Headers", "QueryStrings", "ReauthorizeEvery"],
+        &format!("{at}.Identity"),
+        "is not supported by the runner (Headers, QueryStrings and ReauthorizeEvery)",
+    )?;
     let names = |key: &str| -> Result<Vec<String>, TemplateError> {
         match identity.get(key) {
             None => Ok(Vec::new()),
