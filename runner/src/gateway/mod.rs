@@ -9,6 +9,7 @@ pub mod event;
 mod iam;
 mod json_string;
 mod jwt;
+mod lambda_auth;
 mod log;
 mod problem;
 mod proxy;

@@ -1,6 +1,6 @@
-//! An HTTP API's authorizers (`Auth.Authorizers.<name>`: JWT ones with
-//! `JwtConfiguration`, Lambda ones with `FunctionArn`; `DefaultAuthorizer`) and
-//! a route's choice among them (`Auth.Authorizer`, `AuthorizationScopes`).
+//! An API's authorizers (`Auth.Authorizers.<name>`: an HTTP API's JWT ones
+//! with `JwtConfiguration`, Lambda ones with `FunctionArn`; `DefaultAuthorizer`)
+//! and a route's choice among them (`Auth.Authorizer`, `AuthorizationScopes`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::error::{TemplateError, invalid, only_keys};
-pub use super::lambda_authorizer::LambdaAuthorizer;
-use super::lambda_authorizer::lambda_authorizer;
+pub use super::lambda_authorizer::{AuthorizerEvent, LambdaAuthorizer};
+use super::lambda_authorizer::{lambda_authorizer, rest_lambda_authorizer};
 
 /// A JWT authorizer as API Gateway runs it.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,17 +46,31 @@ pub struct RouteAuth {
     pub scopes: Vec<String>,
 }
 
-/// An HTTP API's `Auth`.
-pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError> {
+/// An API's `Auth`: an HTTP API's, or with `rest` a REST API's.
+pub(super) fn api_auth(value: &Value, at: &str, rest: bool) -> Result<ApiAuth, TemplateError> {
     let map = value
         .as_object()
         .ok_or_else(|| invalid(at, "must be a map"))?;
-    only_keys(
-        map,
-        &["Authorizers", "DefaultAuthorizer"],
-        at,
-        "is not supported by the runner (JWT and Lambda authorizers only)",
-    )?;
+    if rest {
+        // Preflights are answered by the runner, never authorized: see `cors`.
+        only_keys(
+            map,
+            &[
+                "Authorizers",
+                "DefaultAuthorizer",
+                "AddDefaultAuthorizerToCorsPreflight",
+            ],
+            at,
+            "is not supported by the runner (Lambda authorizers only)",
+        )?;
+    } else {
+        only_keys(
+            map,
+            &["Authorizers", "DefaultAuthorizer"],
+            at,
+            "is not supported by the runner (JWT and Lambda authorizers only)",
+        )?;
+    }
     let mut auth = ApiAuth::default();
     if let Some(authorizers) = map.get("Authorizers") {
         let authorizers = authorizers
@@ -64,7 +78,16 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
             .ok_or_else(|| invalid(format!("{at}.Authorizers"), "must be a map"))?;
         for (name, config) in authorizers {
             let at = format!("{at}.Authorizers.{name}");
-            let authorizer = if config.get("FunctionArn").is_some() {
+            let authorizer = if rest {
+                if config.get("FunctionArn").is_none() {
+                    return Err(invalid(
+                        at,
+                        "is not supported by the runner (a REST API's Lambda authorizers, \
+                         with FunctionArn, only: no Cognito user pools)",
+                    ));
+                }
+                Authorizer::Lambda(rest_lambda_authorizer(name, config, &at)?)
+            } else if config.get("FunctionArn").is_some() {
                 Authorizer::Lambda(lambda_authorizer(name, config, &at)?)
             } else {
                 Authorizer::Jwt(jwt_authorizer(name, config, &at)?)
@@ -85,6 +108,23 @@ pub(super) fn api_auth(value: &Value, at: &str) -> Result<ApiAuth, TemplateError
         auth.default = Some(default.to_owned());
     }
     Ok(auth)
+}
+
+/// An API's `Auth` (its authorizers), resolved.
+pub(super) fn property(
+    properties: &Value,
+    kind: &str,
+    at: &str,
+    scope: &super::intrinsics::Scope,
+) -> Result<Option<ApiAuth>, TemplateError> {
+    let Some(value) = properties.get("Auth") else {
+        return Ok(None);
+    };
+    let at = format!("{at}.Auth");
+    match scope.resolve(value, &at)? {
+        Some(value) => api_auth(&value, &at, kind == "AWS::Serverless::Api").map(Some),
+        None => Ok(None),
+    }
 }
 
 fn jwt_authorizer(name: &str, config: &Value, at: &str) -> Result<JwtAuthorizer, TemplateError> {
@@ -190,6 +230,12 @@ pub(super) fn route_auth(
     let named = match event.get("Authorizer") {
         None => api.and_then(|a| a.default.clone()),
         Some(Value::String(name)) if name == "NONE" => return Ok(None),
+        Some(Value::String(name)) if name == "AWS_IAM" => {
+            return Err(invalid(
+                format!("{at}.Authorizer"),
+                "AWS_IAM is not supported by the runner (it cannot check SigV4 signatures)",
+            ));
+        }
         Some(Value::String(name)) => Some(name.clone()),
         Some(_) => return Err(invalid(format!("{at}.Authorizer"), "must be a name")),
     };
@@ -245,6 +291,7 @@ mod tests {
                 "DefaultAuthorizer": "Cognito",
             }),
             "at",
+            false,
         )
         .unwrap()
     }
@@ -270,11 +317,79 @@ mod tests {
     }
 
     #[test]
+    fn a_rest_apis_lambda_authorizers_are_token_by_default_and_kept_five_minutes() {
+        let auth = api_auth(
+            &json!({
+                "DefaultAuthorizer": "Token",
+                "AddDefaultAuthorizerToCorsPreflight": false,
+                "Authorizers": {
+                    "Token": {"FunctionArn": "arn", "Identity": {"ValidationExpression": "Bearer .+"}},
+                    "Request": {"FunctionArn": "arn", "FunctionPayloadType": "REQUEST",
+                                "Identity": {"Headers": ["X-Key"], "ReauthorizeEvery": 0}},
+                },
+            }),
+            "at",
+            true,
+        )
+        .unwrap();
+        let Authorizer::Lambda(token) = &*auth.authorizers["Token"] else {
+            panic!("a Lambda authorizer");
+        };
+        assert_eq!(token.event, AuthorizerEvent::Token);
+        assert!(token.rest);
+        assert_eq!(token.headers, ["authorization"]);
+        assert_eq!(token.ttl, std::time::Duration::from_secs(300));
+        let validation = &token.validation.as_ref().unwrap().0;
+        assert!(validation.is_match("Bearer abc"));
+        // Matched whole, as API Gateway does.
+        assert!(!validation.is_match("xBearer abc"));
+        let Authorizer::Lambda(request) = &*auth.authorizers["Request"] else {
+            panic!("a Lambda authorizer");
+        };
+        assert_eq!(request.event, AuthorizerEvent::Request);
+        assert_eq!(request.headers, ["x-key"]);
+        assert!(request.ttl.is_zero());
+        for (auth, why) in [
+            (
+                json!({"Authorizers": {"C": {"UserPoolArn": "arn:aws:cognito-idp:x"}}}),
+                "no Cognito",
+            ),
+            (
+                json!({"Authorizers": {"R": {"FunctionArn": "arn", "FunctionPayloadType": "REQUEST"}}}),
+                "needs Headers or QueryStrings",
+            ),
+            (
+                json!({"Authorizers": {"T": {"FunctionArn": "arn", "Identity": {"ValidationExpression": "("}}}}),
+                "ValidationExpression",
+            ),
+            (
+                json!({"Authorizers": {"T": {"FunctionArn": "arn", "Identity": {"Context": ["x"]}}}}),
+                "is not supported",
+            ),
+            (
+                json!({"Authorizers": {"T": {"FunctionArn": "arn", "FunctionPayloadType": "EVENT"}}}),
+                "TOKEN or REQUEST",
+            ),
+            (json!({"ApiKeyRequired": true}), "is not supported"),
+        ] {
+            let e = api_auth(&auth, "at", true).unwrap_err().to_string();
+            assert!(e.contains(why), "{auth}: {e}");
+        }
+        let iam = json!({"Authorizer": "AWS_IAM"});
+        let e = route_auth(Some(&auth), Some(&iam), "at").unwrap_err();
+        assert!(e.to_string().contains("SigV4"), "{e}");
+    }
+
+    #[test]
     fn what_the_runner_cannot_enforce_is_refused() {
         for (auth, why) in [
             (
                 json!({"Authorizers": {"L": {"FunctionArn": "arn"}}}),
                 "must be \"2.0\"",
+            ),
+            (
+                json!({"Authorizers": {"L": {"FunctionArn": "arn", "AuthorizerPayloadFormatVersion": "1.0", "EnableSimpleResponses": true}}}),
+                "needs AuthorizerPayloadFormatVersion \"2.0\"",
             ),
             (
                 json!({"Authorizers": {"L": {"FunctionArn": "arn", "AuthorizerPayloadFormatVersion": "2.0", "Identity": {"ReauthorizeEvery": 60}}}}),
@@ -303,7 +418,7 @@ mod tests {
             (json!({"DefaultAuthorizer": "Nope"}), "names no authorizer"),
             (json!({"EnableIamAuthorizer": true}), "EnableIamAuthorizer"),
         ] {
-            let e = api_auth(&auth, "at").unwrap_err().to_string();
+            let e = api_auth(&auth, "at", false).unwrap_err().to_string();
             assert!(e.contains(why), "{auth}: {e}");
         }
         let e = route_auth(Some(&api()), Some(&json!({"Authorizer": "Other"})), "at").unwrap_err();

@@ -51,7 +51,7 @@ pub(super) fn event_spec(
             "ApiId",
         ),
         "Api" => (
-            &["Path", "Method", "RestApiId"],
+            &["Path", "Method", "RestApiId", "Auth"],
             PayloadVersion::V1,
             "RestApiId",
         ),
@@ -136,7 +136,7 @@ struct ApiSettings {
 
 /// What the event's API says: the stage (the API's own StageName, else the
 /// Globals', else SAM's default: `$default` for HTTP APIs, `Prod` for the
-/// implicit REST API), the CORS settings and an HTTP API's `Auth` (each the
+/// implicit REST API), the CORS settings and the API's `Auth` (each the
 /// API's own, else the Globals').
 fn api(
     kind: &str,
@@ -152,7 +152,7 @@ fn api(
     };
     let mut stage = scope.global_stages.get(api_kind).cloned();
     let mut cors = scope.global_cors.get(api_kind).cloned();
-    let mut auth = scope.global_auth.clone().filter(|_| kind == "HttpApi");
+    let mut auth = scope.global_auth.get(api_kind).cloned();
     if let Some(api) = props.get(api_key) {
         let info = api
             .as_str()

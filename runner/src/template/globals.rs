@@ -44,8 +44,8 @@ pub(super) fn check_api_resource(
         .get("Properties")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    // JWT authorizers are served for HTTP APIs (see `auth`).
-    let served = |key: &str| key == cors || (key == "Auth" && kind == "AWS::Serverless::HttpApi");
+    // Authorizers are served (see `auth`).
+    let served = |key: &str| key == cors || key == "Auth";
     match props
         .keys()
         .find(|k| !HARMLESS.contains(&k.as_str()) && !served(k))

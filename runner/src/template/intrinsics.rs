@@ -71,8 +71,8 @@ pub(crate) struct Scope {
     pub(crate) global_stages: BTreeMap<String, String>,
     /// `Globals.Api.Cors` and `Globals.HttpApi.CorsConfiguration`, by resource type.
     pub(crate) global_cors: BTreeMap<String, std::sync::Arc<super::cors::CorsSpec>>,
-    /// `Globals.HttpApi.Auth`.
-    pub(crate) global_auth: Option<std::sync::Arc<super::auth::ApiAuth>>,
+    /// The Globals' `Auth`, by API kind.
+    pub(crate) global_auth: BTreeMap<String, std::sync::Arc<super::auth::ApiAuth>>,
 }
 
 fn invalid(at: &str, reason: impl Into<String>) -> TemplateError {

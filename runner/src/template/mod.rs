@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use auth::{Authorizer, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
+pub use auth::{Authorizer, AuthorizerEvent, JwtAuthorizer, LambdaAuthorizer, RouteAuth};
 pub use cors::CorsSpec;
 pub use error::TemplateError;
 use error::invalid;
@@ -127,7 +127,7 @@ fn scope_of(
         resources: BTreeMap::new(),
         global_stages: BTreeMap::new(),
         global_cors: BTreeMap::new(),
-        global_auth: None,
+        global_auth: BTreeMap::new(),
     };
     for section in ["Api", "HttpApi"] {
         let settings = &root.get("Globals").cloned().unwrap_or_default()[section];
@@ -147,12 +147,18 @@ fn scope_of(
     scope.resources.extend(infos);
     // Authorizers name functions (`!GetAtt Fn.Arn`), known only now.
     let globals = root.get("Globals").cloned().unwrap_or_default();
-    scope.global_auth =
-        auth_property(&globals["HttpApi"], "Globals, key HttpApi", &scope)?.map(Arc::new);
+    for section in ["Api", "HttpApi"] {
+        let kind = format!("AWS::Serverless::{section}");
+        let at = format!("Globals, key {section}");
+        if let Some(auth) = auth::property(&globals[section], &kind, &at, &scope)? {
+            scope.global_auth.insert(kind, Arc::new(auth));
+        }
+    }
     for (id, resource) in resources {
-        if resource["Type"] == "AWS::Serverless::HttpApi" {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        if matches!(kind, "AWS::Serverless::Api" | "AWS::Serverless::HttpApi") {
             let at = format!("resource {id}, key Properties");
-            let auth = auth_property(&resource["Properties"], &at, &scope)?.map(Arc::new);
+            let auth = auth::property(&resource["Properties"], kind, &at, &scope)?.map(Arc::new);
             if let Some(info) = scope.resources.get_mut(id) {
                 info.auth = auth;
             }
@@ -303,22 +309,6 @@ fn cors_property(
         cors::http_api(&value, &at).map(Some)
     } else {
         cors::rest_api(&value, &at).map(Some)
-    }
-}
-
-/// An HTTP API's `Auth` (its JWT authorizers), resolved.
-fn auth_property(
-    properties: &Value,
-    at: &str,
-    scope: &Scope,
-) -> Result<Option<auth::ApiAuth>, TemplateError> {
-    let Some(value) = properties.get("Auth") else {
-        return Ok(None);
-    };
-    let at = format!("{at}.Auth");
-    match scope.resolve(value, &at)? {
-        Some(value) => auth::api_auth(&value, &at).map(Some),
-        None => Ok(None),
     }
 }
 

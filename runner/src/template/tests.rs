@@ -227,9 +227,9 @@ fn api_resources_with_behaviour_the_runner_cannot_honour_are_refused() {
 
 #[test]
 fn globals_for_apis_are_checked_like_api_resources_and_others_refused() {
-    let e = error("Globals:\n  Api: { Auth: { DefaultAuthorizer: x } }\nResources: {}\n");
-    assert!(e.contains("Globals.Api, key Properties.Auth"), "{e}");
-    // An HTTP API's JWT authorizers are served, and checked.
+    let e = error("Globals:\n  Api: { Auth: { ResourcePolicy: {} } }\nResources: {}\n");
+    assert!(e.contains("Globals, key Api.Auth"), "{e}");
+    // Authorizers are served, and checked.
     let e = error("Globals:\n  HttpApi: { Auth: { DefaultAuthorizer: x } }\nResources: {}\n");
     assert!(e.contains("HttpApi.Auth.DefaultAuthorizer"), "{e}");
     // CORS is served: an HTTP API's setting is understood, a REST API's is refused.
@@ -449,7 +449,7 @@ fn events_and_functions_the_runner_cannot_honour_are_refused_by_key() {
             "needs a Path starting with / and a Method",
         ),
         (
-            "{ Events: { E: { Type: Api, Properties: { Path: /x, Method: GET, Auth: {} } } } }",
+            "{ Events: { E: { Type: Api, Properties: { Path: /x, Method: GET, Auth: { ApiKeyRequired: true } } } } }",
             "Properties.Auth",
         ),
         (

@@ -68,26 +68,42 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(echo(event, count))
 }
 
-/// A Lambda authorizer that decides by the `Authorization` header: `allow` and
-/// `deny` (simple responses), `policy-allow` and `policy-deny` (IAM policies
-/// for the route's ARN), `fail` (an error); anything else is refused. Its
-/// context says who it let in, how many times it ran, and what it was given.
+/// A Lambda authorizer that decides by its token: a `TOKEN` event's, else the
+/// `Authorization` header, else the query parameter `key`. `allow` and `deny`
+/// (simple responses), `policy-allow` and `policy-deny` (IAM policies for the
+/// route's or method's ARN), `fail` (an error), `unauthorized` (the error
+/// `Unauthorized`); anything else is refused. Its context says who it let in,
+/// how many times it ran, and what it was given.
 fn authorize(event: &Value, count: u64) -> Result<Value, Error> {
-    let token = event["headers"]["authorization"]
+    let header = event["headers"].as_object().and_then(|headers| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, value)| value.as_str())
+    });
+    let token = event["authorizationToken"]
         .as_str()
+        .filter(|_| event["type"] == "TOKEN")
+        .or(header)
+        .or(event["queryStringParameters"]["key"].as_str())
         .unwrap_or_default();
-    let context = json!({
+    let mut context = json!({
         "user": "alice",
         "calls": count,
-        "identity": event["identitySource"],
         "type": event["type"],
+        "arn": event["routeArn"].as_str().or(event["methodArn"].as_str()),
     });
+    // A REST API takes only strings, numbers and booleans.
+    if !event["identitySource"].is_null() {
+        context["identity"] = event["identitySource"].clone();
+    }
     let policy = |effect: &str| {
+        let resource = event.get("routeArn").unwrap_or(&event["methodArn"]);
         json!({
             "principalId": "bob",
             "policyDocument": {
                 "Version": "2012-10-17",
-                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["routeArn"]}],
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}],
             },
             "context": context,
         })
@@ -97,6 +113,7 @@ fn authorize(event: &Value, count: u64) -> Result<Value, Error> {
         "policy-allow" => Ok(policy("Allow")),
         "policy-deny" => Ok(policy("Deny")),
         "fail" => Err("the authorizer failed as asked".into()),
+        "unauthorized" => Err("Unauthorized".into()),
         _ => Ok(json!({"isAuthorized": false})),
     }
 }
