@@ -122,7 +122,12 @@ async fn drain(app: &App, signals: &mut Signals) -> bool {
             .map(|pool| pool.limits().queue_timeout)
             .max()
             .unwrap_or_default();
-        let call = served.longest_timeout().min(settings.integration_timeout);
+        // A function URL has no integration timeout: its function's own bounds it.
+        let call = if served.routes.iter().any(|route| route.url.is_some()) {
+            served.longest_timeout()
+        } else {
+            served.longest_timeout().min(settings.integration_timeout)
+        };
         settings.header_timeout + settings.body_timeout + queued + call + DRAIN_SLACK
     };
     app.drain.begin();

@@ -106,6 +106,25 @@ fn authorizer_is_served(
     Ok(())
 }
 
+/// A function's routes: its API events' and its URL's.
+fn add_routes(
+    routes: &mut Routes,
+    template: &Template,
+    index: usize,
+    spec: &crate::template::FunctionSpec,
+) -> anyhow::Result<()> {
+    for event in &spec.events {
+        authorizer_is_served(template, spec, event)?;
+        routes.add(index, event).map_err(|e| {
+            anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
+        })?;
+    }
+    if let Some(url) = &spec.url {
+        routes.add_url(index, &spec.logical_id, url);
+    }
+    Ok(())
+}
+
 /// The routes of a template and a pool per function (in the template's order),
 /// or every reason the template cannot be served. A pool of `reuse` whose
 /// function runs exactly as before (same program, arguments, folder,
@@ -137,12 +156,7 @@ pub fn serve(
     let mut schedules = Vec::new();
     let mut missing = Vec::new();
     for (index, spec) in template.functions.iter().enumerate() {
-        for event in &spec.events {
-            authorizer_is_served(template, spec, event)?;
-            routes.add(index, event).map_err(|e| {
-                anyhow::anyhow!("resource {}, event {}: {e}", spec.logical_id, event.name)
-            })?;
-        }
+        add_routes(&mut routes, template, index, spec)?;
         let launch = match launch::launch(spec, config.sources()) {
             Ok(launch) => launch,
             Err(why) => {

@@ -269,15 +269,6 @@ async fn an_instance_that_exits_takes_the_processes_it_started_with_it() {
 }
 
 #[tokio::test]
-async fn a_streamed_response_is_refused_by_name() {
-    let runner = Runner::start("functions.yaml", &[]);
-    let body = problem(runner.get("/echo?do=stream").await, 502).await;
-    runner
-        .logged_not_answered(&body, "Lambda-Runtime-Function-Response-Mode: streaming")
-        .await;
-}
-
-#[tokio::test]
 async fn misuse_of_the_runtime_api_is_refused_without_touching_the_invocation() {
     let runner = Runner::start("functions.yaml", &[]);
     let (status, statuses) = runner.get_json("/echo?do=probe").await;

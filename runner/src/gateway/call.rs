@@ -10,14 +10,14 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{HeaderMap, Request, Response};
-use http_body_util::Full;
 use hyper::body::Incoming;
 
 use super::log::InvocationLog;
 use super::problem::Problem;
 use super::routes::Route;
+use super::streaming::{ReplyBody, Unstreamable};
 use super::target::{caller, routed};
-use super::{App, MAX_EVENT_BYTES, authorize, cors, event, response};
+use super::{App, MAX_EVENT_BYTES, authorize, cors, event, response, streaming};
 use crate::body;
 use crate::lambda::invocation::Outcome;
 use crate::lambda::pool::{Invoked, Pool, PoolError};
@@ -29,7 +29,7 @@ pub(super) async fn handle(
     app: Arc<App>,
     peer: SocketAddr,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ReplyBody>, Infallible> {
     let received = SystemTime::now();
     let started = Instant::now();
     let request_id = crate::ids::request_id();
@@ -58,9 +58,14 @@ pub(super) async fn handle(
     };
     let (parts, body) = req.into_parts();
     let caller = caller(&app, peer, &parts.headers);
+    // A function URL's function sees the path under its prefix, and no route.
+    let (event_path, params) = match &route.url {
+        Some(url) => (url.path(&raw_path), Default::default()),
+        None => (raw_path.as_str(), params),
+    };
     let request = event::Request {
         method: &method,
-        raw_path: &raw_path,
+        raw_path: event_path,
         raw_query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
         body: &[],
@@ -97,11 +102,11 @@ pub(super) async fn handle(
         method,
         raw_path,
         started,
-        payload: route.payload,
+        route: &route,
     };
     let invoked = call.invoke(event, &parts.headers, received).await;
     Ok(cors::answered(
-        call.answer(invoked),
+        call.answer(invoked).await,
         Some(&*route),
         origin.as_ref(),
     ))
@@ -146,7 +151,7 @@ struct Call<'a> {
     method: String,
     raw_path: String,
     started: Instant,
-    payload: PayloadVersion,
+    route: &'a Route,
 }
 
 impl Call<'_> {
@@ -154,7 +159,8 @@ impl Call<'_> {
     /// happens in the caller's task, so a caller who hangs up while queued gives
     /// the place back; the invocation runs in its own, so a caller who hangs up
     /// cannot abandon an instance halfway through. As API Gateway does, the caller
-    /// stops waiting at the integration timeout while the invocation runs on.
+    /// stops waiting at the integration timeout while the invocation runs on; a
+    /// function URL has none (its function's own timeout bounds it).
     async fn invoke(&self, event: Bytes, headers: &HeaderMap, received: SystemTime) -> Invoked {
         let trace = headers
             .get("x-amzn-trace-id")
@@ -164,14 +170,20 @@ impl Call<'_> {
             Ok(admission) => admission,
             Err(e) => return Invoked::failed(e),
         };
+        let stream = self.route.url.as_ref().is_some_and(|url| url.streaming);
         let invocation = {
             let pool = Arc::clone(self.pool);
             let request_id = self.request_id.clone();
             tokio::spawn(async move {
-                pool.invoke(admission, request_id, event, trace, false)
+                pool.invoke(admission, request_id, event, trace, false, stream)
                     .await
             })
         };
+        if self.route.url.is_some() {
+            return invocation
+                .await
+                .unwrap_or_else(|_| Invoked::failed(PoolError::Crashed("was lost".into())));
+        }
         let limit = self.app.settings.integration_timeout;
         match tokio::time::timeout(limit, invocation).await {
             Ok(Ok(invoked)) => invoked,
@@ -181,8 +193,8 @@ impl Call<'_> {
     }
 
     /// The caller's response to the invocation (or to the failure to start one); its
-    /// log line is written once the response is on its way.
-    fn answer(self, invoked: Invoked) -> Response<Full<Bytes>> {
+    /// log line is written once the response (or a stream's head) is on its way.
+    async fn answer(self, invoked: Invoked) -> Response<ReplyBody> {
         let Call {
             app,
             pool,
@@ -190,15 +202,22 @@ impl Call<'_> {
             method,
             raw_path,
             started,
-            payload,
+            route,
         } = self;
         let function = pool.runtime.name.clone();
-        let problem = result_response(invoked.result, payload, pool, &request_id);
+        let problem = match invoked.result {
+            Ok(Outcome::Streamed(streamed)) => streaming::response(streamed)
+                .await
+                .map_err(|refused| unstreamable(refused, &function, &request_id)),
+            result => result_response(result, route.payload, pool, &request_id)
+                .map(|r| r.map(ReplyBody::from)),
+        };
         let response = problem.unwrap_or_else(|p| {
             if let Some(cause) = p.cause() {
                 tracing::warn!(function = %function, request_id = %request_id, %cause, status = p.status().as_u16(), "invocation failed");
             }
             p.render_for(&request_id, &app.settings)
+                .map(ReplyBody::from)
         });
         let response = finish(response, &request_id);
         let line = InvocationLog {
@@ -245,11 +264,10 @@ fn result_response(
             function: function.clone(),
             reason: "the function's response exceeds 6 MB".into(),
         }),
-        Ok(Outcome::Streamed) => Err(Problem::BadResponse {
+        // Not asked for: the pool gathers a streamed response whole.
+        Ok(Outcome::Streamed(_)) => Err(Problem::BadResponse {
             function: function.clone(),
-            reason: "it streamed its response (Lambda-Runtime-Function-Response-Mode: \
-                     streaming), which the runner does not support"
-                .into(),
+            reason: "the streamed response was not gathered".into(),
         }),
         Ok(Outcome::Incomplete) => Err(Problem::BadResponse {
             function: function.clone(),
@@ -282,9 +300,28 @@ fn result_response(
     }
 }
 
+/// The problem a stream that could not begin is.
+fn unstreamable(refused: Unstreamable, function: &str, request_id: &str) -> Problem {
+    match refused {
+        Unstreamable::Error {
+            error_type,
+            message,
+        } => {
+            tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
+            Problem::FunctionError {
+                function: function.to_owned(),
+            }
+        }
+        Unstreamable::Malformed(reason) => Problem::BadResponse {
+            function: function.to_owned(),
+            reason,
+        },
+    }
+}
+
 /// Asks hyper to close the connection after this response: the rest of the
 /// request's body is not going to be read.
-fn close_connection(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+fn close_connection<B>(mut response: Response<B>) -> Response<B> {
     response
         .headers_mut()
         .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -292,8 +329,8 @@ fn close_connection(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>
 }
 
 /// Adds API Gateway's request-id header and turns the body into hyper's type.
-fn finish(response: Response<Bytes>, request_id: &str) -> Response<Full<Bytes>> {
-    let mut response = response.map(Full::new);
+fn finish(response: Response<impl Into<ReplyBody>>, request_id: &str) -> Response<ReplyBody> {
+    let mut response = response.map(Into::into);
     if let Ok(v) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("apigw-requestid", v);
     }

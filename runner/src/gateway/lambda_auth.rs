@@ -119,8 +119,15 @@ pub(super) async fn invoke(
     let trace = crate::ids::continued_trace_id(None, received);
     // In a task of its own: a caller who hangs up does not abandon the instance.
     let invoked = tokio::spawn(async move {
-        pool.invoke(admission, crate::ids::request_id(), event, trace, false)
-            .await
+        pool.invoke(
+            admission,
+            crate::ids::request_id(),
+            event,
+            trace,
+            false,
+            false,
+        )
+        .await
     })
     .await
     .map_err(|_| failed(lambda, "the invocation was lost".into()))?;
@@ -140,7 +147,8 @@ pub(super) async fn invoke(
         }) => format!("it reported an error: {error_type}: {message}"),
         Ok(Outcome::TooLarge) => "its answer is over 6 MB".into(),
         Ok(Outcome::Incomplete) => "its answer broke off".into(),
-        Ok(Outcome::Streamed) => "it streamed its answer".into(),
+        // Not asked for: the pool gathers a streamed answer whole.
+        Ok(Outcome::Streamed(_)) => "it streamed its answer".into(),
         Err(e) => pool_error(&e),
     };
     Err(failed(lambda, reason))

@@ -17,6 +17,7 @@ pub(crate) mod query;
 mod response;
 pub mod routes;
 pub(crate) mod stall;
+mod streaming;
 mod target;
 
 use std::collections::HashMap;

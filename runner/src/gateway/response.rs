@@ -36,6 +36,46 @@ pub(super) fn translate(
     general(version, payload)
 }
 
+/// The status and headers of a streamed response from its prelude (the JSON
+/// before the eight NUL bytes): `statusCode` (200 when absent), `headers`
+/// (each a string or a list of them), `multiValueHeaders` and `cookies`.
+pub(super) fn prelude(payload: &[u8]) -> Result<Response<()>, Malformed> {
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| Malformed(format!("the stream's prelude is not JSON: {e}")))?;
+    let fields = value
+        .as_object()
+        .ok_or_else(|| Malformed("the stream's prelude is not a JSON object".into()))?;
+    let ok = Value::from(200);
+    let parts = Parts {
+        status: fields.get("statusCode").unwrap_or(&ok),
+        headers: None,
+        multi_value_headers: None,
+        cookies: fields
+            .get("cookies")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice),
+    };
+    let mut response = structured(PayloadVersion::V2, &parts, Bytes::new())?;
+    for key in ["headers", "multiValueHeaders"] {
+        for (name, values) in fields
+            .get(key)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            match values {
+                Value::Array(values) => {
+                    for value in values {
+                        append(response.headers_mut(), name, value)?;
+                    }
+                }
+                value => append(response.headers_mut(), name, value)?,
+            }
+        }
+    }
+    Ok(response.map(|_| ()))
+}
+
 /// Translates any payload: the path that judges every shape.
 fn general(version: PayloadVersion, payload: &[u8]) -> Result<Response<Bytes>, Malformed> {
     let value: Value = serde_json::from_slice(payload)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::template::{CorsSpec, EventSpec, PayloadVersion, RouteAuth};
+use crate::template::{CorsSpec, EventSpec, FunctionUrl, PayloadVersion, RouteAuth};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -28,7 +28,28 @@ pub struct Route {
     pub cors: Option<Arc<CorsSpec>>,
     /// The route's JWT authorizer, when it has one.
     pub auth: Option<RouteAuth>,
+    /// A function URL's route: its path prefix, and whether it streams.
+    pub url: Option<UrlRoute>,
     segments: Vec<Segment>,
+}
+
+/// A function URL as a route: `/lambda-url/<LogicalId>` and what is under it.
+#[derive(Debug, Clone)]
+pub struct UrlRoute {
+    /// `/lambda-url/<LogicalId>`, which the function does not see.
+    pub prefix: String,
+    /// `InvokeMode: RESPONSE_STREAM`.
+    pub streaming: bool,
+}
+
+impl UrlRoute {
+    /// The request's path as the function sees it: without the prefix.
+    pub fn path<'a>(&self, raw_path: &'a str) -> &'a str {
+        match raw_path.get(self.prefix.len()..) {
+            Some(rest) if rest.starts_with('/') => rest,
+            _ => "/",
+        }
+    }
 }
 
 /// A candidate during lookup: its rank, whether the method matched exactly, the
@@ -122,9 +143,37 @@ impl Routes {
             stage: event.stage.clone(),
             cors: event.cors.clone(),
             auth: event.auth.clone(),
+            url: None,
             segments,
         }));
         Ok(())
+    }
+
+    /// Adds a function's URL: any method on `/lambda-url/<id>`, on it with a
+    /// trailing slash, and on every path under it, as payload 2.0 `$default`.
+    pub fn add_url(&mut self, function: usize, id: &str, url: &FunctionUrl) {
+        let prefix = format!("/lambda-url/{id}");
+        for pattern in [
+            prefix.clone(),
+            format!("{prefix}/"),
+            format!("{prefix}/{{proxy+}}"),
+        ] {
+            self.routes.push(Arc::new(Route {
+                method: "ANY".to_owned(),
+                segments: parse(&pattern),
+                pattern,
+                route_key: "$default".to_owned(),
+                function,
+                payload: PayloadVersion::V2,
+                stage: "$default".to_owned(),
+                cors: url.cors.clone(),
+                auth: None,
+                url: Some(UrlRoute {
+                    prefix: prefix.clone(),
+                    streaming: url.streaming,
+                }),
+            }));
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {

@@ -15,6 +15,7 @@ pub use super::process::Runtime;
 use super::process::{Tap, command, forward, watch_process};
 use super::report::Status;
 use super::runtime_api::{self, Channel};
+use super::stream::StreamEnd;
 use super::supervisor::Supervisor;
 use crate::output::Stream;
 
@@ -39,6 +40,16 @@ impl Fault {
             Err(Fault::Crashed(_) | Fault::NotDelivered) => Status::Crashed,
         }
     }
+
+    /// How a streamed invocation reads in `REPORT`, by how its stream ended.
+    pub fn stream_status(ended: &Result<StreamEnd, Fault>) -> Status {
+        match ended {
+            Ok(StreamEnd::Complete) => Status::Success,
+            Ok(_) => Status::Error,
+            Err(Fault::Timeout) => Status::Timeout,
+            Err(Fault::Crashed(_) | Fault::NotDelivered) => Status::Crashed,
+        }
+    }
 }
 
 /// A running process of a function.
@@ -52,6 +63,9 @@ pub struct Instance {
     /// What it prints, for an invocation that asks for its log tail.
     pub tap: Arc<Tap>,
     memory: Memory,
+    /// A response being streamed: how it will end, and the invocation's
+    /// deadline, which bounds the stream too.
+    streaming: Option<(oneshot::Receiver<StreamEnd>, Instant)>,
 }
 
 /// The instance's resident memory, read from `/proc/<pid>/statm` (kept open: one
@@ -163,6 +177,7 @@ impl Instance {
             last_used: Instant::now(),
             tap,
             memory: Memory::of(pid),
+            streaming: None,
         };
         instance.wait_until_ready(init_timeout).await?;
         instance.last_used = Instant::now();
@@ -195,6 +210,25 @@ impl Instance {
     /// invocation's end (see [`Memory`]); `None` where it cannot be read.
     pub fn max_memory_mb(&mut self) -> Option<u64> {
         self.memory.peak_mb(self.last_used)
+    }
+
+    /// With `tail`, starts keeping what the instance prints.
+    pub async fn begin_tail(&self, tail: bool) {
+        if tail {
+            self.tap.settle().await;
+            self.tap.start();
+        }
+    }
+
+    /// With `tail`, what the instance printed since [`Instance::begin_tail`].
+    pub async fn take_tail(&self, tail: bool) -> Option<Vec<u8>> {
+        if !tail {
+            return None;
+        }
+        // The instance wrote its output before it answered, so it is in the
+        // pipes by now.
+        self.tap.settle().await;
+        Some(self.tap.take())
     }
 
     /// Whether the process is still there to take work.
@@ -240,6 +274,11 @@ impl Instance {
                         Err(_) => Ok(Outcome::Incomplete),
                     }
                 }
+                // The instance stays busy until the stream ends.
+                Ok(Outcome::Streamed(mut streamed)) => {
+                    self.streaming = streamed.ended.take().map(|ended| (ended, deadline));
+                    Ok(Outcome::Streamed(streamed))
+                }
                 Ok(outcome) => Ok(outcome),
                 Err(_) => Err(Fault::Crashed("was lost".into())),
             },
@@ -255,6 +294,37 @@ impl Instance {
         };
         self.last_used = Instant::now();
         result
+    }
+}
+
+impl Instance {
+    /// Waits, within the invocation's deadline, for the response being
+    /// streamed to end, and says how it did.
+    pub async fn stream_ended(&mut self) -> Result<StreamEnd, Fault> {
+        let Some((ended, deadline)) = self.streaming.take() else {
+            return Ok(StreamEnd::Complete);
+        };
+        let mut phase = self.phase.clone();
+        let result = tokio::select! {
+            biased;
+            end = ended => match end.unwrap_or(StreamEnd::Broken) {
+                // An upload usually breaks off because the process died: say so.
+                StreamEnd::Broken => {
+                    let exit = tokio::time::timeout(Duration::from_millis(100), exit_reason(&mut phase)).await;
+                    exit.map_or(Ok(StreamEnd::Broken), |reason| Err(Fault::Crashed(reason)))
+                }
+                end => Ok(end),
+            },
+            reason = exit_reason(&mut phase) => Err(Fault::Crashed(reason)),
+            () = tokio::time::sleep_until(deadline.into()) => Err(Fault::Timeout),
+        };
+        self.last_used = Instant::now();
+        result
+    }
+
+    /// The deadline of the response being streamed, if one is.
+    pub fn stream_deadline(&self) -> Option<Instant> {
+        self.streaming.as_ref().map(|(_, deadline)| *deadline)
     }
 }
 

@@ -40,9 +40,9 @@ pub enum Outcome {
     TooLarge,
     /// The response upload broke off before its end.
     Incomplete,
-    /// The response was streamed (`Lambda-Runtime-Function-Response-Mode:
-    /// streaming`), which the runner does not support.
-    Streamed,
+    /// The response is being streamed (`Lambda-Runtime-Function-Response-Mode:
+    /// streaming`).
+    Streamed(super::stream::Streamed),
 }
 
 /// Where an instance is in its life.

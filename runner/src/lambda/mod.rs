@@ -11,6 +11,7 @@ pub mod pool;
 mod process;
 pub mod report;
 pub(crate) mod runtime_api;
+pub mod stream;
 mod supervisor;
 mod sys;
 mod wire;

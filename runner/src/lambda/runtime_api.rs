@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::invocation::{Current, Invocation, MAX_RESPONSE_BYTES, Outcome, Phase};
+use super::stream::{self, MAX_STREAM_BYTES};
 use super::wire::{BadHead, Conn, Head};
 use crate::body;
 
@@ -228,12 +229,8 @@ async fn post_result(
     conn: &mut Conn,
 ) -> Answer {
     let outcome = match kind {
-        // Named at once, however long the stream lasts; the rest is drained.
-        "response" if head.streaming => {
-            let _ = tx.send(Outcome::Streamed);
-            let _ = conn.body(0, body::DRAIN_LIMIT).await;
-            return ACCEPTED;
-        }
+        // Handed on at once, then relayed as it arrives.
+        "response" if head.streaming => return relay(tx, head, conn).await,
         "response" => match response_body(conn).await {
             Ok(body) => Outcome::Response(body),
             Err(outcome) => {
@@ -266,6 +263,27 @@ async fn post_result(
     // then races the caller's response instead of following it, which keeps it
     // off the critical path of the caller's next request.
     ACCEPTED
+}
+
+/// A streamed `/response`: its caller gets the stream at once and its bytes
+/// as they arrive (see [`stream::relay`]).
+async fn relay(tx: oneshot::Sender<Outcome>, head: &Head, conn: &mut Conn) -> Answer {
+    let (relay, streamed) = stream::channel(head.content_type.clone());
+    let _ = tx.send(Outcome::Streamed(streamed));
+    let read = conn.relay(&relay.chunks, MAX_STREAM_BYTES).await;
+    let too_large = matches!(read, Err(body::Read::TooLarge));
+    let broken = matches!(read, Err(body::Read::Broken));
+    relay.end(read).await;
+    if too_large {
+        Answer::Fixed(
+            413,
+            r#"{"errorType":"RequestEntityTooLarge","errorMessage":"streamed response exceeds 200 MB"}"#,
+        )
+    } else if broken {
+        Answer::Gone
+    } else {
+        ACCEPTED
+    }
 }
 
 /// The long poll: answers when the pool hands this instance an invocation.

@@ -135,7 +135,10 @@ async fn synchronous(
     // instance halfway through.
     let invocation = {
         let (pool, id) = (Arc::clone(pool), request_id.clone());
-        tokio::spawn(async move { pool.invoke(admission, id, payload, trace_id(), tail).await })
+        tokio::spawn(async move {
+            pool.invoke(admission, id, payload, trace_id(), tail, false)
+                .await
+        })
     };
     let invoked = invocation
         .await

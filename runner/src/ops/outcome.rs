@@ -46,9 +46,10 @@ pub(super) fn result(
             "Runtime.TruncatedResponse",
             format!("RequestId: {request_id} Error: the response upload was cut short"),
         ),
-        Ok(Outcome::Streamed) => failure(
+        // Not asked for: the pool gathers a streamed response whole.
+        Ok(Outcome::Streamed(_)) => failure(
             "Runtime.StreamingNotSupported",
-            "the function streamed its response, which the runner does not support yet".into(),
+            "the streamed response was not gathered".into(),
         ),
         Err(PoolError::Throttled | PoolError::QueueTimeout(_)) => Err(None),
         Err(PoolError::InitFailed(_)) => failure(
@@ -151,6 +152,7 @@ pub(super) async fn asynchronous(
                         request_id.clone(),
                         payload.clone(),
                         trace_id(),
+                        false,
                         false,
                     )
                     .await;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::error::{TemplateError, invalid};
 use super::events::{EventSpec, event_spec};
+use super::function_url::{FunctionUrl, function_url};
 use super::intrinsics::{Scope, scalar_string};
 use super::schedule::{ScheduleSpec, schedule_spec};
 
@@ -53,6 +54,7 @@ const HONOURED: &[&str] = &[
     "ProvisionedConcurrencyConfig",
     "Events",
     "PackageType",
+    "FunctionUrlConfig",
 ];
 
 /// A function as the runner runs it.
@@ -79,6 +81,8 @@ pub struct FunctionSpec {
     pub events: Vec<EventSpec>,
     /// `Schedule` and `ScheduleV2` events.
     pub schedules: Vec<ScheduleSpec>,
+    /// `FunctionUrlConfig`, when given.
+    pub url: Option<FunctionUrl>,
 }
 
 pub(crate) fn build(
@@ -142,6 +146,10 @@ pub(crate) fn build(
     let reserved_concurrency = number("ReservedConcurrentExecutions")?.map(|n| n as u32);
     let provisioned = provisioned(props.get("ProvisionedConcurrencyConfig"), &at)?;
     let (events, schedules) = events(id, props.get("Events"), scope, &at)?;
+    let url = match props.get("FunctionUrlConfig") {
+        None | Some(Value::Null) => None,
+        Some(config) => Some(function_url(config, &at("FunctionUrlConfig"))?),
+    };
     Ok(FunctionSpec {
         logical_id: id.to_owned(),
         function_name,
@@ -157,6 +165,7 @@ pub(crate) fn build(
         provisioned,
         events,
         schedules,
+        url,
     })
 }
 

@@ -8,7 +8,9 @@
 //! the reply: nothing (echo the event), `sleep` (`ms`), `exit`, `panic`, `error`,
 //! `binary`, `cookies`, `raw` (no statusCode), `hold` (wait until the test closes
 //! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
-//! first), `stream` (answer by hand in streaming mode), `probe` (misuse the Runtime
+//! first), `stream` (stream a prelude and two parts through `lambda_runtime`, the
+//! second once the test closes `port` when given), `stream-trailer` (stream by
+//! hand, then fail with error trailers), `probe` (misuse the Runtime
 //! API, answer by hand the statuses it got, then answer again), `error-header` (report an error whose type
 //! is only in the header), `quit` (answer by hand,
 //! then exit 1 s later without polling again),
@@ -20,9 +22,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::streaming::Body;
+use lambda_runtime::{Error, FunctionResponse, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod stream;
 
 static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -47,7 +52,17 @@ async fn main() -> Result<(), Error> {
         }
         _ => {}
     }
-    lambda_runtime::run(service_fn(handle)).await
+    lambda_runtime::run(service_fn(answer)).await
+}
+
+/// A streamed answer when asked for one (`do=stream`), else [`handle`]'s.
+async fn answer(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Body>, Error> {
+    let query = &event.payload["queryStringParameters"];
+    if query["do"] == "stream" {
+        let port = query["port"].as_str().map(str::to_owned);
+        return Ok(stream::prelude_and_two_parts(port));
+    }
+    handle(event).await.map(FunctionResponse::BufferedResponse)
 }
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -179,15 +194,15 @@ async fn act_as_asked(
             stream.read_to_end(&mut sink).await?;
         }
         Some("truncate") => {
-            post_response(request_id, 1000, r#"{"statusCode""#, false).await?;
+            post_response(request_id, 1000, r#"{"statusCode""#).await?;
         }
         Some("probe") => {
             // Answered by hand, so that a second answer can be tried too.
             let id = &request_id;
             let statuses = probe(id).await?;
             let answer = json!({"statusCode": 200, "body": statuses.to_string()}).to_string();
-            post_response(id, answer.len(), &answer, false).await?;
-            let again = post_response(id, answer.len(), &answer, false).await?;
+            post_response(id, answer.len(), &answer).await?;
+            let again = post_response(id, answer.len(), &answer).await?;
             println!("a second answer got {again}");
         }
         Some("error-header") => {
@@ -195,13 +210,12 @@ async fn act_as_asked(
             let headers = "Content-Type: text/plain\r\nLambda-Runtime-Function-Error-Type: Custom.FromHeader\r\n";
             runtime_call("POST", &path, headers, "not json", 8).await?;
         }
-        Some("stream") => {
-            let answer = r#"{"statusCode":200}"#;
-            post_response(request_id, answer.len(), answer, true).await?;
+        Some("stream-trailer") => {
+            stream::failing_after_first_bytes(request_id).await?;
         }
         Some("quit") => {
             let answer = r#"{"statusCode":200,"body":"bye"}"#;
-            post_response(request_id, answer.len(), answer, false).await?;
+            post_response(request_id, answer.len(), answer).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
             std::process::exit(0);
         }
@@ -270,32 +284,26 @@ async fn runtime_call(
     if body.len() < length {
         stream.shutdown().await?;
     }
+    Ok(answer_status(&mut stream).await?)
+}
+
+/// Reads the Runtime API's whole answer and returns its status (0 when none).
+async fn answer_status(stream: &mut tokio::net::TcpStream) -> std::io::Result<u16> {
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).await?;
-    let status = String::from_utf8_lossy(&reply)
+    Ok(String::from_utf8_lossy(&reply)
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok(status)
+        .unwrap_or(0))
 }
 
 /// Posts this invocation's response by hand, announcing `length` bytes and sending
-/// `body`, in streaming mode if asked.
-async fn post_response(
-    request_id: &str,
-    length: usize,
-    body: &str,
-    streaming: bool,
-) -> Result<u16, Error> {
-    let mode = if streaming {
-        "Lambda-Runtime-Function-Response-Mode: streaming\r\n"
-    } else {
-        ""
-    };
+/// `body`.
+async fn post_response(request_id: &str, length: usize, body: &str) -> Result<u16, Error> {
     let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
-    let headers = format!("Content-Type: application/json\r\n{mode}");
-    runtime_call("POST", &path, &headers, body, length).await
+    let headers = "Content-Type: application/json\r\n";
+    runtime_call("POST", &path, headers, body, length).await
 }
 
 /// Posts to the Runtime API's `/init/error` by hand, as a runtime that fails its

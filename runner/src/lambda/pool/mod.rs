@@ -1,6 +1,7 @@
 //! The instances of one function: started on demand, one invocation each at a time,
 //! at most the concurrency limit, a bounded queue beyond it, and idle ones stopped.
 
+mod hand_on;
 mod upkeep;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -170,16 +171,18 @@ impl Pool {
     }
 
     /// Runs one invocation on a free instance, starting one if none is idle;
-    /// with `tail`, keeps what the instance prints meanwhile.
+    /// with `tail`, keeps what the instance prints meanwhile. A streamed
+    /// response is handed on as it comes with `stream`, else gathered whole.
     pub async fn invoke(
-        &self,
+        self: &Arc<Self>,
         admission: Admission,
         request_id: String,
         event: Bytes,
         trace_id: String,
         tail: bool,
+        stream: bool,
     ) -> Invoked {
-        let _permit = admission;
+        let permit = admission;
         let failed = Invoked::failed;
         // An instance can exit between two invocations (it crashed after answering,
         // say) before the pool notices; an invocation it never took runs on another.
@@ -194,10 +197,7 @@ impl Pool {
                     return failed(PoolError::InitFailed(reason));
                 }
             };
-            if tail {
-                instance.tap.settle().await;
-                instance.tap.start();
-            }
+            instance.begin_tail(tail).await;
             // Once per invocation, however many instances it is offered to.
             if attempts == 1 {
                 report::write_start(&self.runtime.name, &request_id);
@@ -211,6 +211,14 @@ impl Pool {
                     trace_id.clone(),
                 )
                 .await;
+            let result = match result {
+                Ok(Outcome::Streamed(streamed)) if stream => {
+                    let started = (request_id, began, init);
+                    return self.hand_on(instance, streamed, permit, started);
+                }
+                Ok(Outcome::Streamed(streamed)) => hand_on::collect(&mut instance, streamed).await,
+                other => other,
+            };
             let ran = began.elapsed();
             let retried = matches!(result, Err(Fault::NotDelivered)) && attempts < MAX_ATTEMPTS;
             let report = if retried {
@@ -226,14 +234,7 @@ impl Pool {
                 };
                 self.reported(&figures, tail)
             };
-            let log = if tail {
-                // The instance wrote its output before it answered, so it is in
-                // the pipes by now.
-                instance.tap.settle().await;
-                Some(instance.tap.take())
-            } else {
-                None
-            };
+            let log = instance.take_tail(tail).await;
             let result = match result {
                 Ok(outcome) => {
                     if instance.is_alive() {

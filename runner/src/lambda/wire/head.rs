@@ -14,6 +14,8 @@ pub(crate) struct Head {
     pub streaming: bool,
     /// `Lambda-Runtime-Function-Error-Type`.
     pub error_type: Option<String>,
+    /// `Content-Type`, read for a streamed response only.
+    pub content_type: Option<String>,
     pub(super) framing: Framing,
     pub(super) expect_continue: bool,
     pub(super) close: bool,
@@ -65,6 +67,7 @@ pub(super) fn parse_head(buffer: &[u8]) -> Result<Option<(Head, usize)>, BadHead
         ..Head::default()
     };
     let mut length = None;
+    let mut content_type = None;
     for header in request.headers.iter() {
         let name = header.name;
         let value = header.value;
@@ -104,7 +107,14 @@ pub(super) fn parse_head(buffer: &[u8]) -> Result<Option<(Head, usize)>, BadHead
             head.streaming = value.eq_ignore_ascii_case(b"streaming");
         } else if name.eq_ignore_ascii_case("lambda-runtime-function-error-type") {
             head.error_type = std::str::from_utf8(value).ok().map(str::to_owned);
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value);
         }
+    }
+    if head.streaming {
+        head.content_type = content_type
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned);
     }
     match (head.framing, length) {
         // Both: the request may be smuggling a second one; refuse it.

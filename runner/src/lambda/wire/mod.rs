@@ -10,9 +10,11 @@ use tokio::net::TcpStream;
 use crate::body::Read;
 
 mod head;
+mod sink;
 
 pub(super) use head::{BadHead, Head};
 use head::{Framing, MAX_HEAD_BYTES, parse_head, reason};
+use sink::{Collect, Relaying, Sink, decimal, find};
 
 /// One connection from the instance.
 pub(super) struct Conn {
@@ -97,19 +99,10 @@ impl Conn {
         let Some(framing) = self.unread.take() else {
             return Read::Complete(Bytes::new());
         };
-        if self.continue_owed && framing != Framing::None {
-            self.continue_owed = false;
-            if self
-                .stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .is_err()
-            {
-                self.close = true;
-                return Read::Broken;
-            }
+        if !self.invite(framing).await {
+            return Read::Broken;
         }
-        let mut sink = Sink {
+        let mut sink = Collect {
             collected: BytesMut::new(),
             seen: 0,
             limit,
@@ -130,7 +123,52 @@ impl Conn {
         }
     }
 
-    async fn read_length(&mut self, length: u64, sink: &mut Sink) -> Result<(), Read> {
+    /// Sends the `100 Continue` a client waits for before its body; `false`
+    /// when the connection failed.
+    async fn invite(&mut self, framing: Framing) -> bool {
+        if self.continue_owed && framing != Framing::None {
+            self.continue_owed = false;
+            if self
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .is_err()
+            {
+                self.close = true;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Relays the current request's body to `chunks` as it arrives, at most
+    /// `limit` bytes, and reads its error trailers: `Ok` with the error's type
+    /// and body when it has them. Past `limit` reading stops and the connection
+    /// closes after the answer.
+    pub(super) async fn relay(
+        &mut self,
+        chunks: &tokio::sync::mpsc::Sender<crate::lambda::stream::Chunk>,
+        limit: usize,
+    ) -> Result<Option<(String, Option<String>)>, Read> {
+        let Some(framing) = self.unread.take() else {
+            return Ok(None);
+        };
+        if !self.invite(framing).await {
+            return Err(Read::Broken);
+        }
+        let mut sink = Relaying::new(chunks, limit);
+        let read = match framing {
+            Framing::None => Ok(()),
+            Framing::Length(n) => self.pass(n, &mut sink).await,
+            Framing::Chunked => self.read_chunked(&mut sink).await,
+        };
+        if read.is_err() {
+            self.close = true;
+        }
+        read.map(|()| sink.error_type.take().map(|t| (t, sink.error_body.take())))
+    }
+
+    async fn read_length(&mut self, length: u64, sink: &mut Collect) -> Result<(), Read> {
         // Within the limit, the common case: the body whole in the buffer, taken
         // as it is. It is copied out rather than split off, so that the connection
         // keeps reusing its buffer instead of allocating a new one each time.
@@ -145,7 +183,7 @@ impl Conn {
     }
 
     /// Passes the next `length` bytes of the stream to `sink`.
-    async fn pass(&mut self, length: u64, sink: &mut Sink) -> Result<(), Read> {
+    async fn pass(&mut self, length: u64, sink: &mut impl Sink) -> Result<(), Read> {
         let mut left = length;
         while left > 0 {
             if self.buffer.is_empty() && !self.fill().await {
@@ -156,13 +194,13 @@ impl Conn {
                 .len()
                 .min(usize::try_from(left).unwrap_or(usize::MAX));
             let part = self.buffer.split_to(n);
-            sink.take(&part)?;
+            sink.take(part).await?;
             left -= n as u64;
         }
         Ok(())
     }
 
-    async fn read_chunked(&mut self, sink: &mut Sink) -> Result<(), Read> {
+    async fn read_chunked(&mut self, sink: &mut impl Sink) -> Result<(), Read> {
         loop {
             let size = loop {
                 // httparse takes a size line without digits as 0: refuse it.
@@ -183,7 +221,7 @@ impl Conn {
                 }
             };
             if size == 0 {
-                return self.skip_trailers(sink).await;
+                return self.trailers(sink).await;
             }
             self.pass(size, sink).await?;
             while self.buffer.len() < 2 {
@@ -198,20 +236,22 @@ impl Conn {
         }
     }
 
-    /// The trailer section after the last chunk, up to its empty line: at most
-    /// [`MAX_HEAD_BYTES`] in all, as a head.
-    async fn skip_trailers(&mut self, sink: &Sink) -> Result<(), Read> {
+    /// The trailer section after the last chunk, up to its empty line, each
+    /// line handed to `sink`: at most [`MAX_HEAD_BYTES`] in all, as a head.
+    async fn trailers(&mut self, sink: &mut impl Sink) -> Result<(), Read> {
         let mut taken = 0;
         loop {
             if let Some(end) = find(&self.buffer, b"\r\n") {
-                self.buffer.advance(end + 2);
                 taken += end + 2;
                 if end == 0 {
+                    self.buffer.advance(2);
                     return Ok(());
                 }
                 if taken > MAX_HEAD_BYTES {
                     return Err(Read::Broken);
                 }
+                sink.trailer(&self.buffer[..end]);
+                self.buffer.advance(end + 2);
                 continue;
             }
             if taken + self.buffer.len() >= MAX_HEAD_BYTES || !self.fill().await {
@@ -285,57 +325,6 @@ impl Conn {
         }
         written && !self.close
     }
-}
-
-/// Writes `n` in decimal.
-pub(super) fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// Where a body's bytes go while it is read.
-struct Sink {
-    collected: BytesMut,
-    seen: usize,
-    limit: usize,
-    drain: usize,
-}
-
-impl Sink {
-    /// Takes the next bytes: kept within the limit, dropped past it, and reading
-    /// stops past the drain limit.
-    fn take(&mut self, part: &[u8]) -> Result<(), Read> {
-        self.seen = self.seen.saturating_add(part.len());
-        if self.seen > self.drain {
-            return Err(Read::TooLarge);
-        }
-        if self.seen <= self.limit {
-            self.collected.extend_from_slice(part);
-        }
-        Ok(())
-    }
-
-    /// How a body that broke off ended: too large if it was already past its limit.
-    fn broken(&self) -> Read {
-        if self.seen > self.limit {
-            Read::TooLarge
-        } else {
-            Read::Broken
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
