@@ -115,6 +115,21 @@ async fn a_stream_is_bounded_by_its_functions_timeout() {
 }
 
 #[tokio::test]
+async fn a_stream_cut_by_the_timeout_before_its_prelude_ends_is_a_504() {
+    let runner = Runner::start("streaming.yaml", &[]);
+    let (listener, port) = hold().await;
+    let pending = tokio::spawn({
+        let request = runner.client.get(runner.url(&format!(
+            "/lambda-url/Streamer/?do=stream-stall&port={port}"
+        )));
+        request.send()
+    });
+    let (_held, _) = within(listener.accept()).await.unwrap();
+    let response = within(pending).await.unwrap().unwrap();
+    common::problem(response, 504).await;
+}
+
+#[tokio::test]
 async fn an_error_before_the_first_byte_is_the_gateways_502() {
     let runner = Runner::start("streaming.yaml", &[]);
     common::problem(runner.get("/lambda-url/Streamer/?do=error").await, 502).await;

@@ -29,8 +29,8 @@ const MAX_KEPT_ANSWER: usize = 16 * 1024;
 #[derive(Default)]
 pub(super) struct Authorizers {
     issuers: Issuers,
-    /// Answers by a keyed hash of (function, event and answer kinds, identity
-    /// values):
+    /// Answers by a keyed hash of (authorizer, function, event and answer
+    /// kinds, identity values):
     /// the same function asked with the same identity answers the same, and a
     /// policy is checked against each request's route anyway.
     kept: Mutex<HashMap<u64, (Instant, Arc<Value>)>>,
@@ -46,6 +46,7 @@ impl Authorizers {
     fn key(&self, lambda: &LambdaAuthorizer, identity: &[String]) -> u64 {
         use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
         let mut hasher = self.hasher.build_hasher();
+        lambda.id.hash(&mut hasher);
         lambda.function_arn.hash(&mut hasher);
         lambda.simple_responses.hash(&mut hasher);
         lambda.event.hash(&mut hasher);
@@ -120,10 +121,18 @@ async fn ask_lambda(
     // A route's ARN (payload 2.0), or a method's: the same form.
     let route_arn = format!(
         "arn:aws:execute-api:{region}:{}:local/{}/{}{}",
-        request.account_id, route.stage, request.method, request.raw_path
+        request.account_id,
+        route.stage,
+        request.method,
+        unreserved_decoded(request.raw_path)
     );
     let key = app.authorizers.key(lambda, &identity);
-    let answer = match kept(&app.authorizers, key) {
+    let kept_answer = if lambda.ttl.is_zero() {
+        None
+    } else {
+        kept(&app.authorizers, key)
+    };
+    let answer = match kept_answer {
         Some(answer) => answer,
         None => {
             let event = authorizer_event(lambda, request, route, params, &identity, &route_arn)?;
@@ -165,4 +174,74 @@ fn keep(authorizers: &Authorizers, key: u64, ttl: Duration, answer: &Arc<Value>)
         }
     }
     kept.insert(key, (Instant::now() + ttl, Arc::clone(answer)));
+}
+
+/// `path` with its percent-escapes of unreserved characters (letters, digits,
+/// `-._~`) decoded, as the route matched it: `/items/%73ecret` is
+/// `/items/secret` to a policy too. Other escapes (`%2F`) stay.
+fn unreserved_decoded(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains('%') {
+        return path.into();
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|b| b.is_ascii_alphanumeric() || b"-._~".contains(b));
+        match decoded {
+            Some(b) => {
+                out.push(char::from(b));
+                i += 3;
+            }
+            None => {
+                let c = path[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8().max(1);
+            }
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_authorizers_on_one_function_never_share_answers() {
+        let authorizer = |id: &str| LambdaAuthorizer {
+            name: "Same".into(),
+            id: id.into(),
+            function_arn: "arn".into(),
+            event: crate::template::AuthorizerEvent::Token,
+            rest: true,
+            simple_responses: false,
+            headers: vec!["authorization".into()],
+            query_strings: vec![],
+            validation: None,
+            ttl: Duration::from_secs(300),
+        };
+        let authorizers = Authorizers::default();
+        let token = ["t".to_owned()];
+        let (public, private) = (authorizer("Public"), authorizer("Private"));
+        assert_eq!(
+            authorizers.key(&public, &token),
+            authorizers.key(&public, &token)
+        );
+        assert_ne!(
+            authorizers.key(&public, &token),
+            authorizers.key(&private, &token)
+        );
+    }
+
+    #[test]
+    fn escapes_of_unreserved_characters_are_decoded_for_the_arn() {
+        assert_eq!(unreserved_decoded("/items/%73ecret"), "/items/secret");
+        assert_eq!(unreserved_decoded("/a%2Fb/%7e%zz%"), "/a%2Fb/~%zz%");
+        assert_eq!(unreserved_decoded("/plain"), "/plain");
+    }
 }

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use super::log::InvocationLog;
 use super::problem::Problem;
 use super::routes::Route;
-use super::streaming::{ReplyBody, Unstreamable};
+use super::streaming::ReplyBody;
 use super::target::{caller, routed};
 use super::{App, MAX_EVENT_BYTES, authorize, cors, event, response, streaming};
 use crate::body;
@@ -103,6 +103,7 @@ pub(super) async fn handle(
         raw_path,
         started,
         route: &route,
+        http11: parts.version >= http::Version::HTTP_11,
     };
     let invoked = call.invoke(event, &parts.headers, received).await;
     Ok(cors::answered(
@@ -152,6 +153,8 @@ struct Call<'a> {
     raw_path: String,
     started: Instant,
     route: &'a Route,
+    /// The client speaks HTTP/1.1 or later.
+    http11: bool,
 }
 
 impl Call<'_> {
@@ -170,7 +173,9 @@ impl Call<'_> {
             Ok(admission) => admission,
             Err(e) => return Invoked::failed(e),
         };
-        let stream = self.route.url.as_ref().is_some_and(|url| url.streaming);
+        // An HTTP/1.0 client sees a body end only when the connection closes,
+        // so a stream cut short would pass for whole: it gets it gathered.
+        let stream = self.route.url.as_ref().is_some_and(|url| url.streaming) && self.http11;
         let invocation = {
             let pool = Arc::clone(self.pool);
             let request_id = self.request_id.clone();
@@ -203,12 +208,13 @@ impl Call<'_> {
             raw_path,
             started,
             route,
+            ..
         } = self;
         let function = pool.runtime.name.clone();
         let problem = match invoked.result {
             Ok(Outcome::Streamed(streamed)) => streaming::response(streamed)
                 .await
-                .map_err(|refused| unstreamable(refused, &function, &request_id)),
+                .map_err(|refused| refused.problem(&function, pool.runtime.timeout, &request_id)),
             result => result_response(result, route.payload, pool, &request_id)
                 .map(|r| r.map(ReplyBody::from)),
         };
@@ -297,25 +303,6 @@ fn result_response(
             function: function.clone(),
             timeout: pool.runtime.timeout,
         }),
-    }
-}
-
-/// The problem a stream that could not begin is.
-fn unstreamable(refused: Unstreamable, function: &str, request_id: &str) -> Problem {
-    match refused {
-        Unstreamable::Error {
-            error_type,
-            message,
-        } => {
-            tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
-            Problem::FunctionError {
-                function: function.to_owned(),
-            }
-        }
-        Unstreamable::Malformed(reason) => Problem::BadResponse {
-            function: function.to_owned(),
-            reason,
-        },
     }
 }
 

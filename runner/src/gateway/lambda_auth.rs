@@ -254,6 +254,7 @@ mod tests {
     fn a_deny_wins_and_a_missing_decision_is_the_authorizers_fault() {
         let lambda = LambdaAuthorizer {
             name: "Auth".into(),
+            id: "Auth".into(),
             function_arn: "arn".into(),
             event: AuthorizerEvent::V2,
             rest: false,
@@ -301,6 +302,7 @@ mod tests {
     fn a_rest_apis_context_comes_flat_as_strings_beside_its_principal() {
         let lambda = LambdaAuthorizer {
             name: "Token".into(),
+            id: "Token".into(),
             function_arn: "arn".into(),
             event: AuthorizerEvent::Token,
             rest: true,

@@ -120,9 +120,11 @@ impl Problem {
                 format!("This path accepts {}.", allowed.join(", "))
             }
             Problem::Unauthorized => {
-                "This route needs a valid bearer token from its API's issuer.".into()
+                "This route needs credentials its authorizer accepts.".into()
             }
-            Problem::Forbidden => "The token holds none of the scopes this route needs.".into(),
+            Problem::Forbidden => {
+                "The route's authorizer does not allow this request (for a JWT: it holds none of the route's scopes).".into()
+            }
             Problem::BodyBroken => "The request body ended before its announced length.".into(),
             Problem::BodyTimeout(limit) => format!(
                 "The request body did not arrive within {} s.",

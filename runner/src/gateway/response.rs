@@ -152,11 +152,12 @@ fn structured(
         .as_u64()
         .or_else(|| fields.status.as_str().and_then(|s| s.parse().ok()))
         .and_then(|code| u16::try_from(code).ok())
-        .filter(|code| (100..=599).contains(code))
+        // 1xx are interim answers, never a response's final status.
+        .filter(|code| (200..=599).contains(code))
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(|| {
             Malformed(format!(
-                "statusCode {} is not an HTTP status",
+                "statusCode {} is not a final HTTP status (200 to 599)",
                 fields.status
             ))
         })?;
@@ -227,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_status_code_outside_http_is_malformed_not_wrapped() {
-        for code in ["65736", "99", "600", "-1"] {
+        for code in ["65736", "99", "101", "600", "-1"] {
             let payload = format!(r#"{{"statusCode": {code}}}"#);
             assert!(
                 translate(PayloadVersion::V2, payload.as_bytes()).is_err(),

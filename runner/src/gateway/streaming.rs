@@ -11,6 +11,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use hyper::body::{Frame, SizeHint};
 use tokio::sync::mpsc;
 
+use super::problem::Problem;
 use super::response;
 use crate::lambda::stream::{Chunk, Streamed};
 
@@ -101,6 +102,44 @@ pub(super) enum Unstreamable {
     Error { error_type: String, message: String },
     /// The stream's opening was not a response (the reason).
     Malformed(String),
+    /// The function's timeout cut the stream before its prelude ended.
+    TimedOut,
+}
+
+/// The problem a stream that could not begin is.
+impl Unstreamable {
+    pub(super) fn problem(
+        self,
+        function: &str,
+        timeout: std::time::Duration,
+        request_id: &str,
+    ) -> Problem {
+        match self {
+            Unstreamable::Error {
+                error_type,
+                message,
+            } => {
+                tracing::warn!(function = %function, request_id = %request_id, %error_type, %message, "function returned an error");
+                Problem::FunctionError {
+                    function: function.to_owned(),
+                }
+            }
+            Unstreamable::Malformed(reason) => Problem::BadResponse {
+                function: function.to_owned(),
+                reason,
+            },
+            Unstreamable::TimedOut => Problem::Timeout {
+                function: function.to_owned(),
+                timeout,
+            },
+        }
+    }
+}
+
+fn too_long() -> Unstreamable {
+    Unstreamable::Malformed(format!(
+        "the stream's prelude is longer than {MAX_PRELUDE} bytes, or has no end"
+    ))
 }
 
 /// The response for a stream: its prelude's status and headers when it has
@@ -110,6 +149,7 @@ pub(super) async fn response(streamed: Streamed) -> Result<Response<ReplyBody>, 
     let Streamed {
         content_type,
         mut chunks,
+        deadline,
         ..
     } = streamed;
     if content_type.as_deref() != Some(HTTP_INTEGRATION) {
@@ -124,17 +164,18 @@ pub(super) async fn response(streamed: Streamed) -> Result<Response<ReplyBody>, 
         return Ok(response);
     }
     let mut opening = BytesMut::new();
+    // Where the delimiter may begin that was not searched yet.
+    let mut searched = 0;
     let split = loop {
-        if let Some(at) = opening
+        if let Some(at) = opening[searched..]
             .windows(DELIMITER.len())
             .position(|w| w == DELIMITER)
         {
-            break at;
+            break searched + at;
         }
-        if opening.len() > MAX_PRELUDE + DELIMITER.len() {
-            return Err(Unstreamable::Malformed(format!(
-                "the stream's prelude is longer than {MAX_PRELUDE} bytes, or has no end"
-            )));
+        searched = opening.len().saturating_sub(DELIMITER.len() - 1);
+        if searched > MAX_PRELUDE {
+            return Err(too_long());
         }
         match chunks.recv().await {
             Some(Chunk::Data(bytes)) => opening.extend_from_slice(&bytes),
@@ -147,6 +188,9 @@ pub(super) async fn response(streamed: Streamed) -> Result<Response<ReplyBody>, 
                     message,
                 });
             }
+            None if deadline.is_some_and(|d| std::time::Instant::now() >= d) => {
+                return Err(Unstreamable::TimedOut);
+            }
             Some(Chunk::End) | None => {
                 return Err(Unstreamable::Malformed(
                     "the stream ended before its prelude did".into(),
@@ -154,6 +198,9 @@ pub(super) async fn response(streamed: Streamed) -> Result<Response<ReplyBody>, 
             }
         }
     };
+    if split > MAX_PRELUDE {
+        return Err(too_long());
+    }
     let head = response::prelude(&opening[..split]).map_err(|e| Unstreamable::Malformed(e.0))?;
     let rest = opening.split_off(split + DELIMITER.len()).freeze();
     let (mut parts, ()) = head.into_parts();
@@ -228,6 +275,18 @@ mod tests {
         assert!(matches!(
             response(streamed).await,
             Err(Unstreamable::Error { .. })
+        ));
+
+        // A prelude over 16 KiB is refused even when it ends in the same piece.
+        let (relay, streamed) = channel(Some(HTTP_INTEGRATION.into()));
+        let mut long = br#"{"statusCode":200,"headers":{"x":""#.to_vec();
+        long.extend(std::iter::repeat_n(b'a', 20 * 1024));
+        long.extend_from_slice(br#""}}"#);
+        long.extend_from_slice(&[0; 8]);
+        relay.chunks.try_send(Chunk::Data(long.into())).unwrap();
+        assert!(matches!(
+            response(streamed).await,
+            Err(Unstreamable::Malformed(_))
         ));
 
         // A prelude that never ends is no response.

@@ -277,6 +277,7 @@ impl Instance {
                 // The instance stays busy until the stream ends.
                 Ok(Outcome::Streamed(mut streamed)) => {
                     self.streaming = streamed.ended.take().map(|ended| (ended, deadline));
+                    streamed.deadline = Some(deadline);
                     Ok(Outcome::Streamed(streamed))
                 }
                 Ok(outcome) => Ok(outcome),

@@ -273,7 +273,7 @@ async fn relay(tx: oneshot::Sender<Outcome>, head: &Head, conn: &mut Conn) -> An
     let read = conn.relay(&relay.chunks, MAX_STREAM_BYTES).await;
     let too_large = matches!(read, Err(body::Read::TooLarge));
     let broken = matches!(read, Err(body::Read::Broken));
-    relay.end(read).await;
+    relay.end(read);
     if too_large {
         Answer::Fixed(
             413,

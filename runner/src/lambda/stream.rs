@@ -47,6 +47,8 @@ pub struct Streamed {
     /// The `Content-Type` the function's upload declared.
     pub content_type: Option<String>,
     pub chunks: mpsc::Receiver<Chunk>,
+    /// The invocation's deadline: a stream cut at it was cut by the timeout.
+    pub deadline: Option<std::time::Instant>,
     /// Taken by the pool, which keeps the instance busy until the stream ends.
     pub(crate) ended: Option<oneshot::Receiver<StreamEnd>>,
 }
@@ -69,6 +71,7 @@ pub(crate) fn channel(content_type: Option<String>) -> (Relay, Streamed) {
         Streamed {
             content_type,
             chunks,
+            deadline: None,
             ended: Some(ended),
         },
     )
@@ -78,7 +81,7 @@ impl Relay {
     /// Ends the stream as the upload ended: whole, with the error its trailers
     /// name (`Ok` with the error's type and base64 body), too large (past
     /// [`MAX_STREAM_BYTES`]: the upload is cut off), or broken off.
-    pub(crate) async fn end(self, read: Result<Option<(String, Option<String>)>, Read>) {
+    pub(crate) fn end(self, read: Result<Option<(String, Option<String>)>, Read>) {
         let (last, end) = match read {
             Ok(None) => (Some(Chunk::End), StreamEnd::Complete),
             Ok(Some((error_type, body))) => {
@@ -102,9 +105,16 @@ impl Relay {
             }
             Err(_) => (None, StreamEnd::Broken),
         };
-        if let Some(last) = last {
-            let _ = self.chunks.send(last).await;
-        }
         let _ = self.ended.send(end);
+        // The function waits for its upload's answer: a caller slow to read
+        // must not hold that back, so the last piece waits on its own.
+        if let Some(last) = last
+            && let Err(mpsc::error::TrySendError::Full(last)) = self.chunks.try_send(last)
+        {
+            let chunks = self.chunks;
+            tokio::spawn(async move {
+                let _ = chunks.send(last).await;
+            });
+        }
     }
 }

@@ -270,6 +270,12 @@ pub(super) fn route_auth(
             format!("names no authorizer of the route's API: {name}"),
         )
     })?;
+    if !scopes.is_empty() && matches!(&**authorizer, Authorizer::Lambda(_)) {
+        return Err(invalid(
+            format!("{at}.AuthorizationScopes"),
+            "applies to JWT authorizers only, as on AWS",
+        ));
+    }
     Ok(Some(RouteAuth {
         authorizer: Arc::clone(authorizer),
         scopes,
@@ -375,6 +381,9 @@ mod tests {
             let e = api_auth(&auth, "at", true).unwrap_err().to_string();
             assert!(e.contains(why), "{auth}: {e}");
         }
+        let scoped = json!({"Authorizer": "Token", "AuthorizationScopes": ["a"]});
+        let e = route_auth(Some(&auth), Some(&scoped), "at").unwrap_err();
+        assert!(e.to_string().contains("JWT authorizers only"), "{e}");
         let iam = json!({"Authorizer": "AWS_IAM"});
         let e = route_auth(Some(&auth), Some(&iam), "at").unwrap_err();
         assert!(e.to_string().contains("SigV4"), "{e}");

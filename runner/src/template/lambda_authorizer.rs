@@ -39,6 +39,10 @@ impl Eq for Validation {}
 #[derive(Debug, PartialEq, Eq)]
 pub struct LambdaAuthorizer {
     pub name: String,
+    /// Where the template declares it (`resource Api, key
+    /// Properties.Auth.Authorizers.Name`): one authorizer's kept answers are
+    /// never another's.
+    pub id: String,
     /// `FunctionArn`: a function of the template (`!GetAtt Fn.Arn`).
     pub function_arn: String,
     pub event: AuthorizerEvent,
@@ -103,6 +107,7 @@ pub(super) fn lambda_authorizer(
     let identity = identity(map.get("Identity"), at, IdentityKind::Http)?;
     Ok(LambdaAuthorizer {
         name: name.to_owned(),
+        id: at.to_owned(),
         function_arn: function_arn(map, at)?,
         event,
         rest: false,
@@ -145,6 +150,7 @@ pub(super) fn rest_lambda_authorizer(
     let identity = identity(map.get("Identity"), at, kind)?;
     Ok(LambdaAuthorizer {
         name: name.to_owned(),
+        id: at.to_owned(),
         function_arn: function_arn(map, at)?,
         event: if kind == IdentityKind::Token {
             AuthorizerEvent::Token

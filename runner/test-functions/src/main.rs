@@ -10,7 +10,8 @@
 //! `port`), `big` (a body of `bytes` bytes), `truncate` (break off a response upload
 //! first), `stream` (stream a prelude and two parts through `lambda_runtime`, the
 //! second once the test closes `port` when given), `stream-trailer` (stream by
-//! hand, then fail with error trailers), `probe` (misuse the Runtime
+//! hand, then fail with error trailers), `stream-stall` (stop halfway through a
+//! streamed prelude until the test closes `port`), `probe` (misuse the Runtime
 //! API, answer by hand the statuses it got, then answer again), `error-header` (report an error whose type
 //! is only in the header), `quit` (answer by hand,
 //! then exit 1 s later without polling again),
@@ -212,6 +213,9 @@ async fn act_as_asked(
         }
         Some("stream-trailer") => {
             stream::failing_after_first_bytes(request_id).await?;
+        }
+        Some("stream-stall") => {
+            stream::stalled_in_prelude(request_id, &param("port").unwrap_or_default()).await?;
         }
         Some("quit") => {
             let answer = r#"{"statusCode":200,"body":"bye"}"#;

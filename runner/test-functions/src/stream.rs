@@ -1,7 +1,8 @@
 //! Streamed answers (`Lambda-Runtime-Function-Response-Mode: streaming`):
 //! `stream` through `lambda_runtime`'s own streaming response, with a prelude;
 //! `stream-trailer` by hand, with the error trailers a runtime sends when it
-//! fails after its first bytes.
+//! fails after its first bytes; `stream-stall` by hand, stopping halfway
+//! through its prelude.
 
 use base64::Engine as _;
 use lambda_runtime::streaming::{Body, Response, channel};
@@ -65,4 +66,22 @@ pub(crate) async fn failing_after_first_bytes(request_id: &str) -> Result<u16, E
     );
     stream.write_all(end.as_bytes()).await?;
     Ok(crate::answer_status(&mut stream).await?)
+}
+
+/// `do=stream-stall`: starts a streamed answer with a prelude, sends half of
+/// the prelude, and waits until the test closes `port`.
+pub(crate) async fn stalled_in_prelude(request_id: &str, port: &str) -> Result<(), Error> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+    let request = format!(
+        "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\n\
+         Host: {api}\r\n\
+         Content-Type: application/vnd.awslambda.http-integration-response\r\n\
+         Lambda-Runtime-Function-Response-Mode: streaming\r\n\
+         Transfer-Encoding: chunked\r\n\r\n\
+         f\r\n{{\"statusCode\":2\r\n"
+    );
+    let mut stream = tokio::net::TcpStream::connect(&api).await?;
+    stream.write_all(request.as_bytes()).await?;
+    wait_for_close(port).await;
+    Ok(())
 }

@@ -240,8 +240,11 @@ impl Conn {
     /// line handed to `sink`: at most [`MAX_HEAD_BYTES`] in all, as a head.
     async fn trailers(&mut self, sink: &mut impl Sink) -> Result<(), Read> {
         let mut taken = 0;
+        // How much of the buffer is known to hold no line end.
+        let mut scanned = 0;
         loop {
-            if let Some(end) = find(&self.buffer, b"\r\n") {
+            if let Some(end) = find(&self.buffer[scanned..], b"\r\n").map(|at| scanned + at) {
+                scanned = 0;
                 taken += end + 2;
                 if end == 0 {
                     self.buffer.advance(2);
@@ -254,6 +257,7 @@ impl Conn {
                 self.buffer.advance(end + 2);
                 continue;
             }
+            scanned = self.buffer.len().saturating_sub(1);
             if taken + self.buffer.len() >= MAX_HEAD_BYTES || !self.fill().await {
                 return Err(sink.broken());
             }
