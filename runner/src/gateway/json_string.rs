@@ -9,17 +9,19 @@
 /// character, an unknown escape, a lone surrogate, bytes that are not UTF-8),
 /// which is then left to serde_json to judge.
 pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let mut out = Vec::with_capacity(input.len().min(64 * 1024));
-    let mut i = 0;
+    // Decoding never lengthens: the output fits in the input's length, plus a
+    // word of room so that whole words can always be stored.
+    let mut out = vec![0u8; input.len() + 8];
+    let (mut i, mut w) = (0, 0);
     loop {
-        // The runs between special bytes, eight bytes at a time: each word is
-        // copied whole, then cut back to its first special byte, if any.
+        // The run up to the next special byte, eight bytes at a time: each word
+        // is stored whole, and the write position moves up to its first
+        // special byte, if any (what lies past it is overwritten next).
         while let Some(word) = input.get(i..i + 8) {
+            out[w..w + 8].copy_from_slice(word);
             let at = first_special(word);
-            let kept = out.len() + at;
-            out.extend_from_slice(word);
-            out.truncate(kept);
             i += at;
+            w += at;
             if at < 8 {
                 break;
             }
@@ -27,7 +29,12 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
         let &byte = input.get(i)?;
         let decoded = match byte {
             b'"' => {
+                out.truncate(w);
                 std::str::from_utf8(&out).ok()?;
+                // A string followed by much more JSON does not keep its room.
+                if out.capacity() > 2 * out.len() + 4096 {
+                    out.shrink_to_fit();
+                }
                 return Some((out, i + 1));
             }
             ..b' ' => return None,
@@ -42,7 +49,9 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
                 b't' => b'\t',
                 b'u' => {
                     let (c, used) = code_point(&input[i + 2..])?;
-                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                    let encoded = c.len_utf8();
+                    c.encode_utf8(&mut out[w..w + encoded]);
+                    w += encoded;
                     i += 2 + used;
                     continue;
                 }
@@ -50,12 +59,14 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
             },
             // The last few bytes, under a word.
             _ => {
-                out.push(byte);
+                out[w] = byte;
+                w += 1;
                 i += 1;
                 continue;
             }
         };
-        out.push(decoded);
+        out[w] = decoded;
+        w += 1;
         i += 2;
     }
 }
@@ -181,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn long_strings_grow_the_output_as_they_go() {
+    fn long_strings_of_every_kind_decode_whole() {
         for unit in ["plain run of text ", r#"\"q\" "#, r"\ud83d\ude00", "é✓"] {
             let literal = unit.repeat(5000 / unit.len());
             assert!(serde(&literal).is_some());

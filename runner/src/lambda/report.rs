@@ -4,7 +4,6 @@
 //! text they read as in CloudWatch; with `--log-format json` they are the
 //! `platform.*` records of Lambda's JSON log format.
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 /// How an invocation ended, as `REPORT` says it.
@@ -43,11 +42,50 @@ pub struct Report<'a> {
 
 /// `START RequestId: … Version: $LATEST`, without a newline.
 pub fn start_text(request_id: &str) -> String {
-    format!("START RequestId: {request_id} Version: $LATEST")
+    let mut line = String::with_capacity(64);
+    push_start(&mut line, "", request_id);
+    line.pop();
+    line
+}
+
+/// `{prefix}START RequestId: … Version: $LATEST` and a newline. These lines
+/// go out with every invocation, so they are put together by hand: `format!`
+/// costs several times as much.
+fn push_start(out: &mut String, prefix: &str, request_id: &str) {
+    out.push_str(prefix);
+    out.push_str("START RequestId: ");
+    out.push_str(request_id);
+    out.push_str(" Version: $LATEST\n");
 }
 
 fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+/// Milliseconds with two decimals, rounded half up: 2,714 µs is `2.71`.
+fn push_milliseconds(out: &mut String, duration: Duration) {
+    let hundredths = (duration.as_nanos() + 5_000) / 10_000;
+    let hundredths = u64::try_from(hundredths).unwrap_or(u64::MAX);
+    push_decimal(out, hundredths / 100);
+    out.push('.');
+    let fraction = hundredths % 100;
+    out.push(char::from(b'0' + (fraction / 10) as u8));
+    out.push(char::from(b'0' + (fraction % 10) as u8));
 }
 
 impl Report<'_> {
@@ -59,27 +97,45 @@ impl Report<'_> {
     /// `END` and `REPORT`, each ending with a newline. `REPORT`'s fields are
     /// separated by tabs, as CloudWatch shows them.
     pub fn end_and_report_text(&self) -> String {
+        let mut text = String::with_capacity(256);
+        self.push_end_and_report(&mut text, "");
+        text
+    }
+
+    /// `END` and `REPORT`, each line opening with `prefix`.
+    fn push_end_and_report(&self, out: &mut String, prefix: &str) {
         let id = self.request_id;
-        let mut text = format!(
-            "END RequestId: {id}\nREPORT RequestId: {id}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t",
-            milliseconds(self.duration),
-            self.billed_ms(),
-            self.memory_size_mb,
-        );
+        out.push_str(prefix);
+        out.push_str("END RequestId: ");
+        out.push_str(id);
+        out.push('\n');
+        out.push_str(prefix);
+        out.push_str("REPORT RequestId: ");
+        out.push_str(id);
+        out.push_str("\tDuration: ");
+        push_milliseconds(out, self.duration);
+        out.push_str(" ms\tBilled Duration: ");
+        push_decimal(out, self.billed_ms());
+        out.push_str(" ms\tMemory Size: ");
+        push_decimal(out, u64::from(self.memory_size_mb));
+        out.push_str(" MB\t");
         if let Some(used) = self.max_memory_used_mb {
-            let _ = write!(text, "Max Memory Used: {used} MB\t");
+            out.push_str("Max Memory Used: ");
+            push_decimal(out, used);
+            out.push_str(" MB\t");
         }
         if let Some(init) = self.init {
-            let _ = write!(text, "Init Duration: {:.2} ms\t", milliseconds(init));
+            out.push_str("Init Duration: ");
+            push_milliseconds(out, init);
+            out.push_str(" ms\t");
         }
         match self.status {
             Status::Success => {}
-            Status::Error => text.push_str("Status: error\t"),
-            Status::Crashed => text.push_str("Status: error\tError Type: Runtime.ExitError\t"),
-            Status::Timeout => text.push_str("Status: timeout\t"),
+            Status::Error => out.push_str("Status: error\t"),
+            Status::Crashed => out.push_str("Status: error\tError Type: Runtime.ExitError\t"),
+            Status::Timeout => out.push_str("Status: timeout\t"),
         }
-        text.push('\n');
-        text
+        out.push('\n');
     }
 }
 
@@ -141,7 +197,9 @@ pub(crate) fn write_start(function: &str, request_id: &str) {
     let line = if crate::output::json_logs() {
         start_json(function, request_id, SystemTime::now()) + "\n"
     } else {
-        format!("[{function}] {}\n", start_text(request_id))
+        let mut line = String::with_capacity(64 + function.len());
+        push_start(&mut line, &prefix(function), request_id);
+        line
     };
     crate::output::platform_lines(line.into_bytes());
 }
@@ -152,14 +210,20 @@ pub(crate) fn write_end(function: &str, report: &Report<'_>) {
     let lines = if crate::output::json_logs() {
         report.end_and_report_json(function, SystemTime::now())
     } else {
-        let text = report.end_and_report_text();
-        let mut lines = String::with_capacity(text.len() + 2 * (function.len() + 3));
-        for line in text.lines() {
-            let _ = writeln!(lines, "[{function}] {line}");
-        }
+        let mut lines = String::with_capacity(256 + 2 * function.len());
+        report.push_end_and_report(&mut lines, &prefix(function));
         lines
     };
     crate::output::platform_lines(lines.into_bytes());
+}
+
+/// `[Function] `, as the function's own lines begin.
+fn prefix(function: &str) -> String {
+    let mut prefix = String::with_capacity(function.len() + 3);
+    prefix.push('[');
+    prefix.push_str(function);
+    prefix.push_str("] ");
+    prefix
 }
 
 fn round2(value: f64) -> f64 {
@@ -199,6 +263,22 @@ mod tests {
                 .end_and_report_text()
                 .ends_with("Status: error\tError Type: Runtime.ExitError\t\n")
         );
+    }
+
+    #[test]
+    fn durations_read_with_two_decimals_rounded_half_up() {
+        for (nanos, text) in [
+            (0, "0.00"),
+            (4_999, "0.00"),
+            (5_000, "0.01"),
+            (2_714_000, "2.71"),
+            (8_125_000, "8.13"),
+            (1_234_567_890, "1234.57"),
+        ] {
+            let mut out = String::new();
+            push_milliseconds(&mut out, Duration::from_nanos(nanos));
+            assert_eq!(out, text, "{nanos} ns");
+        }
     }
 
     #[test]
