@@ -13,6 +13,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod instance;
+pub mod memory;
 pub mod orders;
 pub mod products;
 pub mod stock;
@@ -39,6 +40,7 @@ where
     S: Sync + 'static,
     F: Future<Output = Response<Body>> + Send,
 {
+    memory::return_large_blocks();
     config::init_tracing();
     let instance: &'static S = Box::leak(Box::new(init.await?));
     lambda_http::run(service_fn(move |request| async move {

@@ -2,7 +2,7 @@
 
 use shop_api::users::password::{Instance, respond};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     shop_api::run(Instance::init(), respond).await
 }
