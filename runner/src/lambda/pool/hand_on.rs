@@ -2,16 +2,15 @@
 //! or gathered whole for a caller that wants one answer.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use std::time::{Duration, Instant};
 
 use super::{Admission, Invoked, Pool};
 use crate::lambda::instance::{Fault, Instance};
 use crate::lambda::invocation::{MAX_RESPONSE_BYTES, Outcome};
 use crate::lambda::report::{Report, Status};
-use crate::lambda::stream::Chunk;
-use crate::lambda::stream::{StreamEnd, Streamed};
+use crate::lambda::stream::{Chunk, StreamEnd, Streamed};
 
 impl Pool {
     /// Hands a streamed response on, and keeps its instance (and the pool's
