@@ -10,6 +10,7 @@
 pub mod binary;
 pub mod body;
 mod clock;
+mod decimal;
 pub mod drain;
 pub mod elf;
 pub mod envfile;

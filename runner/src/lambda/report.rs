@@ -6,6 +6,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::decimal::Decimal;
+
 /// How an invocation ended, as `REPORT` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -62,26 +64,11 @@ fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
-}
-
 /// Milliseconds with two decimals, rounded half up: 2,714 µs is `2.71`.
 fn push_milliseconds(out: &mut String, duration: Duration) {
     let hundredths = (duration.as_nanos() + 5_000) / 10_000;
     let hundredths = u64::try_from(hundredths).unwrap_or(u64::MAX);
-    push_decimal(out, hundredths / 100);
+    out.push_str(Decimal::of(hundredths / 100).as_str());
     out.push('.');
     let fraction = hundredths % 100;
     out.push(char::from(b'0' + (fraction / 10) as u8));
@@ -115,13 +102,13 @@ impl Report<'_> {
         out.push_str("\tDuration: ");
         push_milliseconds(out, self.duration);
         out.push_str(" ms\tBilled Duration: ");
-        push_decimal(out, self.billed_ms());
+        out.push_str(Decimal::of(self.billed_ms()).as_str());
         out.push_str(" ms\tMemory Size: ");
-        push_decimal(out, u64::from(self.memory_size_mb));
+        out.push_str(Decimal::of(u64::from(self.memory_size_mb)).as_str());
         out.push_str(" MB\t");
         if let Some(used) = self.max_memory_used_mb {
             out.push_str("Max Memory Used: ");
-            push_decimal(out, used);
+            out.push_str(Decimal::of(used).as_str());
             out.push_str(" MB\t");
         }
         if let Some(init) = self.init {

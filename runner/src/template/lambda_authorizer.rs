@@ -68,9 +68,6 @@ pub(super) fn lambda_authorizer(
     config: &Value,
     at: &str,
 ) -> Result<LambdaAuthorizer, TemplateError> {
-    let map = config
-        .as_object()
-        .ok_or_else(|| invalid(at, "must be a map"))?;
     const KEYS: &[&str] = &[
         "FunctionArn",
         "FunctionInvokeRole",
@@ -79,7 +76,7 @@ pub(super) fn lambda_authorizer(
         "EnableFunctionDefaultPermissions",
         "Identity",
     ];
-    only_keys(map, KEYS, at, "is not supported by the runner")?;
+    let map = config_map(config, KEYS, at)?;
     let version = map
         .get("AuthorizerPayloadFormatVersion")
         .and_then(|v| match v {
@@ -126,9 +123,6 @@ pub(super) fn rest_lambda_authorizer(
     config: &Value,
     at: &str,
 ) -> Result<LambdaAuthorizer, TemplateError> {
-    let map = config
-        .as_object()
-        .ok_or_else(|| invalid(at, "must be a map"))?;
     const KEYS: &[&str] = &[
         "FunctionArn",
         "FunctionInvokeRole",
@@ -136,7 +130,7 @@ pub(super) fn rest_lambda_authorizer(
         "DisableFunctionDefaultPermissions",
         "Identity",
     ];
-    only_keys(map, KEYS, at, "is not supported by the runner")?;
+    let map = config_map(config, KEYS, at)?;
     let kind = match map.get("FunctionPayloadType").map(Value::as_str) {
         None | Some(Some("TOKEN")) => IdentityKind::Token,
         Some(Some("REQUEST")) => IdentityKind::Request,
@@ -164,6 +158,19 @@ pub(super) fn rest_lambda_authorizer(
         validation: identity.validation,
         ttl: identity.ttl,
     })
+}
+
+/// An authorizer's settings: a map with none but `keys`.
+fn config_map<'a>(
+    config: &'a Value,
+    keys: &[&str],
+    at: &str,
+) -> Result<&'a serde_json::Map<String, Value>, TemplateError> {
+    let map = config
+        .as_object()
+        .ok_or_else(|| invalid(at, "must be a map"))?;
+    only_keys(map, keys, at, "is not supported by the runner")?;
+    Ok(map)
 }
 
 fn function_arn(map: &serde_json::Map<String, Value>, at: &str) -> Result<String, TemplateError> {
