@@ -196,6 +196,26 @@ impl Order {
             status_history: Vec::new(),
         }
     }
+
+    /// The pending order, priced and placed by `by` at `at`: `created`, with
+    /// its history starting there.
+    pub fn created(
+        self,
+        products: Vec<OrderLine>,
+        total_price: Money,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> Self {
+        let status = OrderStatus::Created;
+        Self {
+            products,
+            total_price,
+            status,
+            updated_at: at,
+            status_history: vec![StatusChange { status, at, by }],
+            ..self
+        }
+    }
 }
 
 /// Why an order cannot be priced.

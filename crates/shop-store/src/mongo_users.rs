@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Document, doc};
@@ -233,6 +234,39 @@ impl Counters for MongoStore {
             value: found.as_ref().map(counted).transpose()?.unwrap_or(0),
             wait: until(now, end),
         })
+    }
+
+    async fn peek_each(
+        &self,
+        counters: &[(&str, Duration)],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Count>> {
+        let windows: Vec<(String, OffsetDateTime)> = counters
+            .iter()
+            .map(|&(name, length)| {
+                let (start, end) = window(now, length);
+                (format!("{name}@{start}"), end)
+            })
+            .collect();
+        let ids: Vec<&str> = windows.iter().map(|(id, _)| id.as_str()).collect();
+        let find = async {
+            self.counters()
+                .find(doc! {"_id": {"$in": ids}})
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
+        };
+        let found = run(find).await?;
+        windows
+            .iter()
+            .map(|(id, end)| {
+                let doc = found.iter().find(|d| d.get_str("_id") == Ok(id.as_str()));
+                Ok(Count {
+                    value: doc.map(counted).transpose()?.unwrap_or(0),
+                    wait: until(now, *end),
+                })
+            })
+            .collect()
     }
 }
 

@@ -73,6 +73,14 @@ pub trait Counters: Send + Sync {
         window: Duration,
         now: OffsetDateTime,
     ) -> impl Future<Output = StoreResult<Count>> + Send;
+
+    /// Several counters' values, each `(name, window)` in its own window, in
+    /// one read; in the order asked.
+    fn peek_each(
+        &self,
+        counters: &[(&str, Duration)],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<Vec<Count>>> + Send;
 }
 
 /// Which products a listing selects.

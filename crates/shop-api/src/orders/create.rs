@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, Response};
 use shop_domain::limits::Limits;
-use shop_domain::order::{Order, OrderRequest, OrderStatus, StatusChange, price_lines};
+use shop_domain::order::{Order, OrderRequest, OrderStatus, price_lines};
 use shop_domain::{OrderId, now};
 use shop_store::{Counters, KeyClaim, OrderStore, StoreError, UserStore, deadline};
 
@@ -162,19 +162,7 @@ async fn place_order<S: OrderStore, C: ProductCatalog>(
         Ok(priced) => priced,
         Err(refused) => return Err(give_back(deps, &base, id, refused.into()).await),
     };
-    let at = now();
-    let order = Order {
-        products,
-        total_price,
-        status: OrderStatus::Created,
-        updated_at: at,
-        status_history: vec![StatusChange {
-            status: OrderStatus::Created,
-            at,
-            by: principal.user_id,
-        }],
-        ..pending
-    };
+    let order = pending.created(products, total_price, principal.user_id, now());
     match deps.store.finalize_order(&order).await {
         Ok(true) => Ok(order),
         // Abandoned meanwhile: whatever it still holds goes back.

@@ -48,6 +48,15 @@ pub async fn reserve_lines(
     }
     let at = now();
     for line in lines {
+        // A product that did not track its stock when read has nothing to
+        // take: the order is placed as of that read, and a hold would only
+        // cost a write that matches nothing and a read to say why.
+        let untracked = found
+            .iter()
+            .any(|(p, _)| p.id == line.product_id && p.stock.is_none());
+        if untracked {
+            continue;
+        }
         match store
             .hold_stock(line.product_id, order, line.quantity, at)
             .await

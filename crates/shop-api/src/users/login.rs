@@ -110,9 +110,14 @@ impl LoginCounters {
             limits.login_failures_per_address,
             limits.login_failures_per_account,
         );
-        let at = now();
-        let pair = store.peek(&self.pair, per_address.window, at).await?;
-        let account = store.peek(&self.account, per_account.window, at).await?;
+        let counters = [
+            (self.pair.as_str(), per_address.window),
+            (self.account.as_str(), per_account.window),
+        ];
+        let counts = store.peek_each(&counters, now()).await?;
+        let [pair, account] = counts[..] else {
+            return Err(ApiError::Internal);
+        };
         Ok(limits.login_refused(pair, account))
     }
 
@@ -222,7 +227,35 @@ mod tests {
         login_never_counts_a_right_password,
         login_past_the_account_limit_refuses_only_addresses_that_failed,
         login_attempts_are_limited_per_address,
+        counters_are_read_together_each_in_its_own_window,
     );
+
+    /// The failure counts are read in one query; each keeps its own window.
+    async fn counters_are_read_together_each_in_its_own_window<S: Store>(app: &ShopApp<'_, S>) {
+        use std::time::Duration;
+        let (minute, hour) = (Duration::from_secs(60), Duration::from_secs(3600));
+        let at = shop_domain::now();
+        app.store.bump("short", minute, at, 2).await.unwrap();
+        app.store.bump("long", hour, at, 5).await.unwrap();
+        // The same name counted in another window is another counter.
+        app.store.bump("long", minute, at, 7).await.unwrap();
+        let counts = app
+            .store
+            .peek_each(
+                &[("long", hour), ("missing", minute), ("short", minute)],
+                at,
+            )
+            .await
+            .unwrap();
+        let values: Vec<u64> = counts.iter().map(|c| c.value).collect();
+        assert_eq!(values, [5, 0, 2]);
+        assert!(counts[0].wait > minute && counts[0].wait <= hour);
+        assert!(counts[2].wait <= minute);
+        assert_eq!(
+            counts[2],
+            app.store.peek("short", minute, at).await.unwrap()
+        );
+    }
 
     async fn login_returns_a_bearer_token_for_username_or_email<S: Store>(app: &ShopApp<'_, S>) {
         let registered = app.register("Erin", "erin@example.com", PASSWORD).await;

@@ -182,4 +182,15 @@ impl Counters for MemoryStore {
     async fn peek(&self, name: &str, length: Duration, now: OffsetDateTime) -> StoreResult<Count> {
         self.count(name, length, now, 0)
     }
+
+    async fn peek_each(
+        &self,
+        counters: &[(&str, Duration)],
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Count>> {
+        counters
+            .iter()
+            .map(|&(name, length)| self.count(name, length, now, 0))
+            .collect()
+    }
 }
