@@ -26,10 +26,29 @@ fn read(file: &Path) -> Vec<u8> {
     fs::read(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()))
 }
 
-/// Swagger UI's files, installed from the npm registry when missing.
+/// The version of swagger-ui-dist that `file` (a package.json, or the lock
+/// file's entry for it) names.
+fn version_in(file: &Path, entry: &[&str]) -> Option<String> {
+    let text = fs::read_to_string(file).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let found = entry.iter().fold(&json, |at, key| &at[*key]);
+    found["version"].as_str().map(str::to_owned)
+}
+
+/// Swagger UI's files, installed from the npm registry when they are missing
+/// or are not the version the lock file pins.
 fn swagger_ui(web: &Path) -> PathBuf {
     let dist = web.join("node_modules").join("swagger-ui-dist");
-    if !dist.join("swagger-ui-bundle.js").exists() {
+    let installed = version_in(&dist.join("package.json"), &[]);
+    let pinned = version_in(
+        &web.join("package-lock.json"),
+        &["packages", "node_modules/swagger-ui-dist"],
+    );
+    assert!(
+        pinned.is_some(),
+        "web/package-lock.json pins no swagger-ui-dist"
+    );
+    if installed != pinned || !dist.join("swagger-ui-bundle.js").exists() {
         let status = Command::new("npm")
             // No install scripts: swagger-ui-dist's analytics dependency
             // (@scarf/scarf) would report the install otherwise.
@@ -37,7 +56,7 @@ fn swagger_ui(web: &Path) -> PathBuf {
             .current_dir(web)
             .status()
             .unwrap_or_else(|e| {
-                panic!("the API reference needs Swagger UI from npm, and npm could not run ({e}): install Node.js and npm, or run `npm ci` in web/")
+                panic!("the API reference needs Swagger UI from npm, and npm could not run ({e}): install Node.js and npm, or run `npm ci --ignore-scripts` in web/")
             });
         assert!(status.success(), "`npm ci` in web/ failed ({status})");
     }
@@ -115,7 +134,7 @@ fn table(name: &str, pages: &[Page], out: &Path) -> String {
         fs::write(&zipped, gzip(&page.bytes)).expect("write to OUT_DIR");
         writeln!(
             source,
-            "    Asset {{ path: {:?}, content_type: {:?}, etag: \"\\\"{etag}\\\"\", body: include_bytes!({:?}), gzip: include_bytes!({:?}) }},",
+            "    Asset {{ path: {:?}, content_type: {:?}, etag: \"\\\"{etag}\\\"\", gzip_etag: \"\\\"{etag}-gz\\\"\", body: include_bytes!({:?}), gzip: include_bytes!({:?}) }},",
             page.path,
             page.content_type,
             raw.display().to_string(),

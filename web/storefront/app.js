@@ -82,8 +82,12 @@ function say(message, { error = false } = {}) {
   statusLine.dataset.fresh = message ? "true" : "";
 }
 
-/** Replaces the view: a heading, then the content (nodes, lists of nodes; nulls are skipped). */
-function show(title, ...content) {
+/**
+ * Replaces the view: a heading, then the content (nodes, lists of nodes; nulls
+ * are skipped). Views get a guarded `show` from `route`, which draws nothing
+ * once the reader has moved on to another view.
+ */
+function showNow(title, ...content) {
   document.title = title + " · Shop";
   main.replaceChildren(h("h1", {}, title), ...content.flat(Infinity).filter((node) => node !== null && node !== undefined));
 }
@@ -122,7 +126,9 @@ function field(label, name, attributes = {}) {
   const control = attributes.multiline
     ? h("textarea", { id, name, "aria-describedby": id + "-error", ...attributes, multiline: null })
     : h("input", { id, name, "aria-describedby": id + "-error", ...attributes });
-  return h("label", { for: id }, label, control, h("p", { class: "field-error", id: id + "-error", "data-error-for": name }));
+  // The error is the control's description, not part of its label (its name).
+  return h("div", { class: "field" }, h("label", { for: id }, label), control,
+    h("p", { class: "field-error", id: id + "-error", "data-error-for": name }));
 }
 
 function formValues(form) {
@@ -144,6 +150,9 @@ function signOut(message) {
   state.token = null;
   state.me = null;
   sessionStorage.removeItem("shop.token");
+  // The cart was this user's: the next one starts with none.
+  state.cart = { lines: [], key: null };
+  localStorage.removeItem("shop.cart");
   renderNav();
   if (message) say(message, { error: true });
 }
@@ -195,7 +204,7 @@ function addToCart(product) {
 
 // ---- views ---------------------------------------------------------------------
 
-async function viewProducts(params) {
+async function viewProducts(params, show = showNow) {
   const category = params.get("category") || "";
   const cursor = params.get("cursor") || "";
   const [categories, page] = await Promise.all([
@@ -221,7 +230,7 @@ async function viewProducts(params) {
   show(category ? `Products: ${category}` : "Products", chips, page.body.items.length ? cards : h("p", {}, "No products here yet."), pager);
 }
 
-function viewCart() {
+function viewCart(params, show = showNow) {
   const lines = state.cart.lines;
   if (!lines.length) return show("Your cart", h("p", {}, "Your cart is empty. ", h("a", { href: "#/products" }, "See the products.")));
   const total = lines.reduce((sum, l) => sum + cents(l.price) * l.quantity, 0);
@@ -229,7 +238,7 @@ function viewCart() {
     h("td", {}, line.name),
     h("td", { class: "number" }, money(line.price)),
     h("td", { class: "number" }, h("input", {
-      type: "number", min: 1, max: 1000, value: line.quantity, "aria-label": `Quantity of ${line.name}`, style: "width: 5em",
+      type: "number", min: 1, max: 1000, value: line.quantity, "aria-label": `Quantity of ${line.name}`, class: "quantity",
       onchange: (event) => {
         const quantity = Math.max(1, Math.min(1000, Number.parseInt(event.target.value, 10) || 1));
         state.cart.lines[i].quantity = quantity;
@@ -253,7 +262,10 @@ async function placeOrder(event) {
   const form = event.target;
   const button = form.querySelector("button[type=submit]");
   if (button.disabled) return;
-  button.disabled = true;
+  // The whole cart holds still while its order is on the way: a change now
+  // would make a new key, and a second order.
+  const controls = [...main.querySelectorAll("input, button")];
+  for (const control of controls) control.disabled = true;
   // One key per cart: a double click, or a retry after a lost answer, is the same order.
   if (!state.cart.key) {
     state.cart.key = crypto.randomUUID();
@@ -261,7 +273,7 @@ async function placeOrder(event) {
   }
   const body = { products: state.cart.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })) };
   const answer = await api("POST", "/orders", { body, headers: { "idempotency-key": state.cart.key } });
-  button.disabled = false;
+  for (const control of controls) control.disabled = false;
   if (answer.status === 201) {
     state.cart = { lines: [], key: null };
     saveCart({ linesChanged: false });
@@ -276,8 +288,8 @@ async function placeOrder(event) {
   showProblem(form, answer, fallback);
 }
 
-async function viewOrders(params) {
-  if (!state.me) return viewLogin();
+async function viewOrders(params, show = showNow) {
+  if (!state.me) return viewLogin(params, show);
   const admin = state.me.role === "admin";
   const cursor = params.get("cursor") || "";
   const answer = await api("GET", "/orders?limit=20" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
@@ -319,7 +331,7 @@ function orderCard(order, admin) {
   return card;
 }
 
-function viewLogin() {
+function viewLogin(params, show = showNow) {
   const form = h("form", { class: "stack", novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
     const answer = await api("POST", "/users/login", { body: formValues(form) });
@@ -328,7 +340,8 @@ function viewLogin() {
     sessionStorage.setItem("shop.token", state.token);
     await loadMe();
     say(`Welcome, ${state.me?.username ?? ""}.`);
-    location.hash = state.cart.lines.length ? "#/cart" : "#/products";
+    // Unless the reader has gone elsewhere meanwhile.
+    if (location.hash.startsWith("#/login")) location.hash = state.cart.lines.length ? "#/cart" : "#/products";
   } },
   h("p", { class: "form-error", role: "alert" }),
   field("Username or email", "username", { autocomplete: "username", required: true }),
@@ -337,7 +350,7 @@ function viewLogin() {
   show("Log in", form, h("p", {}, "No account yet? ", h("a", { href: "#/register" }, "Register.")));
 }
 
-function viewRegister() {
+function viewRegister(params, show = showNow) {
   const form = h("form", { class: "stack", novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
     const values = formValues(form);
@@ -350,7 +363,7 @@ function viewRegister() {
       await loadMe();
     }
     say(`Welcome, ${answer.body.username}. Your account is ready.`);
-    location.hash = "#/products";
+    if (location.hash.startsWith("#/register")) location.hash = "#/products";
   } },
   h("p", { class: "form-error", role: "alert" }),
   field("Username", "username", { autocomplete: "username", required: true }),
@@ -385,10 +398,10 @@ function productBody(form) {
   };
 }
 
-async function viewAdmin(params) {
+async function viewAdmin(params, show = showNow) {
   if (!state.me || state.me.role !== "admin") return show("Admin", h("p", {}, "Only an admin may see this page."));
   const editing = params.get("edit");
-  if (editing) return viewEdit(editing);
+  if (editing) return viewEdit(editing, show);
   const form = h("form", { class: "stack", novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
     const answer = await api("POST", "/products", { body: productBody(form) });
@@ -420,14 +433,17 @@ async function viewAdmin(params) {
     h("p", {}, h("a", { href: "#/orders" }, "Orders: set their status")));
 }
 
-async function viewEdit(id) {
+async function viewEdit(id, show = showNow) {
   const answer = await api("GET", `/products/${encodeURIComponent(id)}`);
   if (answer.status !== 200) return show("Edit product", h("p", { class: "form-error" }, "No such product."));
   let etag = answer.headers.get("etag");
   const form = h("form", { class: "stack", novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
     const saved = await api("PATCH", `/products/${encodeURIComponent(id)}`, { body: productBody(form), headers: { "if-match": etag || "" } });
-    if (saved.status === 412) return showProblem(form, saved, "Someone else changed this product meanwhile: reload it to see their change.");
+    if (saved.status === 412) {
+      saved.body = { detail: "Someone else changed this product meanwhile. Reload it to see their change, then edit again." };
+      return showProblem(form, saved, "");
+    }
     if (saved.status !== 200) return showProblem(form, saved, "The product was not saved.");
     etag = saved.headers.get("etag");
     say(`${saved.body.name} is saved.`);
@@ -441,16 +457,31 @@ async function viewEdit(id) {
 
 const VIEWS = { products: viewProducts, cart: viewCart, orders: viewOrders, login: viewLogin, register: viewRegister, admin: viewAdmin };
 
+/** The navigation that is current: a view still loading for an older one draws nothing. */
+let routeCount = 0;
+
 async function route() {
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
   const view = VIEWS[path] || viewProducts;
+  const mine = ++routeCount;
   main.setAttribute("aria-busy", "true");
   try {
-    await view(new URLSearchParams(query || ""));
+    const show = (...args) => {
+      if (mine === routeCount) showNow(...args);
+    };
+    await view(new URLSearchParams(query || ""), show);
   } finally {
-    main.removeAttribute("aria-busy");
+    if (mine === routeCount) main.removeAttribute("aria-busy");
   }
 }
+
+// Another tab changed the cart: this one shows it as it is now.
+window.addEventListener("storage", (event) => {
+  if (event.key !== "shop.cart") return;
+  state.cart = loadCart();
+  renderNav();
+  if (location.hash.startsWith("#/cart")) route();
+});
 
 window.addEventListener("hashchange", () => {
   // A message of the action that navigated here stays; an older one goes.

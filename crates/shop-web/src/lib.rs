@@ -17,30 +17,40 @@ pub struct Asset {
     pub content_type: &'static str,
     /// A strong entity tag, quoted: a digest of the bytes.
     pub etag: &'static str,
+    /// The gzipped twin's: the same with `-gz` (another encoding is another
+    /// representation, with a tag of its own).
+    pub gzip_etag: &'static str,
     pub body: &'static [u8],
     pub gzip: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
-/// The pages' policy: everything from this origin; inline styles only
-/// because Swagger UI sets style attributes; images also as `data:` URLs
-/// (its icons). No page may be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+/// The storefront's policy: scripts, styles, images and API calls from this
+/// origin only; no plugins, no `<base>`, and no framing.
+const STOREFRONT_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// The reference's: the same, but Swagger UI sets style attributes, so inline
+/// styles are allowed there (and only there).
+const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// `GET /docs` and its files, `GET /openapi.json`, `GET /openapi.yaml`.
 pub async fn docs(_: &'static (), request: Request) -> Response<Body> {
-    serve(request, |request| async move { answer(DOCS, &request) }).await
+    serve(request, |request| async move {
+        answer(DOCS, DOCS_POLICY, &request)
+    })
+    .await
 }
 
 /// `GET /` and the storefront's files under `/shop/`.
 pub async fn storefront(_: &'static (), request: Request) -> Response<Body> {
-    serve(
-        request,
-        |request| async move { answer(STOREFRONT, &request) },
-    )
+    serve(request, |request| async move {
+        answer(STOREFRONT, STOREFRONT_POLICY, &request)
+    })
     .await
 }
 
@@ -49,8 +59,9 @@ pub fn find(table: &'static [Asset], path: &str) -> Option<&'static Asset> {
     table.iter().find(|asset| asset.path == path)
 }
 
-/// Whether `If-None-Match` names `etag` (or is `*`).
-fn not_modified(request: &Request, etag: &str) -> bool {
+/// Whether `If-None-Match` names either version of `asset` (or is `*`): the
+/// weak comparison conditional GETs use; both encodings carry the same bytes.
+fn not_modified(request: &Request, asset: &Asset) -> bool {
     request
         .headers()
         .get_all(header::IF_NONE_MATCH)
@@ -58,7 +69,7 @@ fn not_modified(request: &Request, etag: &str) -> bool {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
+        .any(|tag| tag == asset.etag || tag == asset.gzip_etag || tag == "*")
 }
 
 /// Whether the client takes gzip (`Accept-Encoding`, without `q=0`).
@@ -80,10 +91,15 @@ fn takes_gzip(request: &Request) -> bool {
         })
 }
 
-fn answer(table: &'static [Asset], request: &Request) -> Result<Response<Body>, ApiError> {
+fn answer(
+    table: &'static [Asset],
+    policy: &'static str,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
     let asset = find(table, request.uri().path()).ok_or(ApiError::NotFound)?;
     let gzip = takes_gzip(request) && asset.gzip.len() < asset.body.len();
-    let mut response = if not_modified(request, asset.etag) {
+    let etag = if gzip { asset.gzip_etag } else { asset.etag };
+    let mut response = if not_modified(request, asset) {
         Response::builder().status(304).body(Body::Empty)
     } else {
         let bytes = if gzip { asset.gzip } else { asset.body };
@@ -97,7 +113,7 @@ fn answer(table: &'static [Asset], request: &Request) -> Result<Response<Body>, 
     }
     .map_err(|_| ApiError::Internal)?;
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, HeaderValue::from_static(asset.etag));
+    headers.insert(header::ETAG, HeaderValue::from_static(etag));
     // Always revalidated: a new build is seen at once, and an unchanged file costs a 304.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -112,7 +128,7 @@ fn answer(table: &'static [Asset], request: &Request) -> Result<Response<Body>, 
     if asset.content_type.starts_with("text/html") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            HeaderValue::from_static(policy),
         );
     }
     Ok(response)
@@ -169,7 +185,7 @@ mod tests {
 
     #[test]
     fn answers_carry_type_etag_policy_and_gzip_when_taken() {
-        let plain = answer(DOCS, &get("/docs/swagger-ui-bundle.js", &[])).unwrap();
+        let plain = answer(DOCS, DOCS_POLICY, &get("/docs/swagger-ui-bundle.js", &[])).unwrap();
         assert_eq!(plain.status(), 200);
         assert_eq!(
             plain.headers()["content-type"],
@@ -182,6 +198,7 @@ mod tests {
 
         let zipped = answer(
             DOCS,
+            DOCS_POLICY,
             &get(
                 "/docs/swagger-ui-bundle.js",
                 &[("accept-encoding", "br, gzip")],
@@ -190,16 +207,28 @@ mod tests {
         .unwrap();
         assert_eq!(zipped.headers()["content-encoding"], "gzip");
         assert!(body(&zipped).len() < asset.body.len() / 2);
+        assert_eq!(zipped.headers()["etag"], asset.gzip_etag);
+        assert_ne!(asset.gzip_etag, asset.etag);
         let refused = answer(
             DOCS,
+            DOCS_POLICY,
             &get("/docs/init.js", &[("accept-encoding", "gzip;q=0")]),
         )
         .unwrap();
         assert!(refused.headers().get("content-encoding").is_none());
 
-        let page = answer(STOREFRONT, &get("/", &[])).unwrap();
+        let page = answer(STOREFRONT, STOREFRONT_POLICY, &get("/", &[])).unwrap();
         let policy = page.headers()["content-security-policy"].to_str().unwrap();
         assert!(policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"));
+        // Only Swagger UI needs inline styles.
+        assert!(policy.contains("style-src 'self';") && !policy.contains("unsafe-inline"));
+        let docs = answer(DOCS, DOCS_POLICY, &get("/docs", &[])).unwrap();
+        assert!(
+            docs.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("'unsafe-inline'")
+        );
         assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     }
 
@@ -208,6 +237,7 @@ mod tests {
         let etag = find(STOREFRONT, "/shop/app.js").unwrap().etag;
         let again = answer(
             STOREFRONT,
+            STOREFRONT_POLICY,
             &get(
                 "/shop/app.js",
                 &[("if-none-match", &format!("\"x\", {etag}"))],
@@ -217,8 +247,25 @@ mod tests {
         assert_eq!(again.status(), 304);
         assert!(body(&again).is_empty());
         assert_eq!(again.headers()["etag"], etag);
+        // The gzipped twin's tag names the same bytes.
+        let asset = find(STOREFRONT, "/shop/app.js").unwrap();
+        let zipped = answer(
+            STOREFRONT,
+            STOREFRONT_POLICY,
+            &get(
+                "/shop/app.js",
+                &[
+                    ("if-none-match", asset.gzip_etag),
+                    ("accept-encoding", "gzip"),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(zipped.status(), 304);
+        assert_eq!(zipped.headers()["etag"], asset.gzip_etag);
         let stale = answer(
             STOREFRONT,
+            STOREFRONT_POLICY,
             &get("/shop/app.js", &[("if-none-match", "\"old\"")]),
         )
         .unwrap();
@@ -236,16 +283,22 @@ mod tests {
             "/openapi.yml",
         ] {
             assert!(
-                matches!(answer(DOCS, &get(path, &[])), Err(ApiError::NotFound)),
+                matches!(
+                    answer(DOCS, DOCS_POLICY, &get(path, &[])),
+                    Err(ApiError::NotFound)
+                ),
                 "{path}"
             );
             assert!(
-                matches!(answer(STOREFRONT, &get(path, &[])), Err(ApiError::NotFound)),
+                matches!(
+                    answer(STOREFRONT, STOREFRONT_POLICY, &get(path, &[])),
+                    Err(ApiError::NotFound)
+                ),
                 "{path}"
             );
         }
         // Each function serves its own pages only.
-        assert!(answer(STOREFRONT, &get("/docs", &[])).is_err());
-        assert!(answer(DOCS, &get("/", &[])).is_err());
+        assert!(answer(STOREFRONT, STOREFRONT_POLICY, &get("/docs", &[])).is_err());
+        assert!(answer(DOCS, DOCS_POLICY, &get("/", &[])).is_err());
     }
 }

@@ -46,14 +46,14 @@ test("Try it out calls this origin with the token from Authorize", async () => {
   const dialog = page.locator(".dialog-ux");
   const bearer = dialog.locator(".auth-container", { hasText: "bearerAuth" });
   await bearer.locator("input").fill(token);
-  await bearer.getByRole("button", { name: "Apply credentials" }).click();
+  await bearer.getByRole("button", { name: "Apply credentials", exact: true }).click();
   await dialog.getByRole("button", { name: "Close", exact: true }).first().click();
 
   const operation = page.locator(".opblock", { has: page.locator(".opblock-summary-path", { hasText: /^\/users\/me$/ }) })
     .filter({ has: page.locator(".opblock-summary-method", { hasText: "GET" }) });
   if (!(await operation.locator(".opblock-body").count())) await operation.locator(".opblock-summary").click();
-  await operation.getByRole("button", { name: "Try it out" }).click();
-  await operation.getByRole("button", { name: "Execute" }).click();
+  await operation.getByRole("button", { name: "Try it out", exact: true }).click();
+  await operation.getByRole("button", { name: "Execute", exact: true }).click();
   const status = operation.locator(".live-responses-table tbody .response-col_status").first();
   await status.waitFor();
   assert.equal((await status.textContent()).trim(), "200");
