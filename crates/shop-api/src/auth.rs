@@ -3,7 +3,6 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -12,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::password::MappedArgon2;
 use shop_domain::{Role, User, UserId};
 use shop_store::UserStore;
 
@@ -198,12 +198,13 @@ pub async fn admin(
     }
 }
 
-/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes).
+/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes),
+/// in memory mapped for the hash and given back after it ([`MappedArgon2`]).
 pub async fn hash_password(password: &str) -> Result<String, ApiError> {
     let password = SecretString::from(password);
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
+        MappedArgon2
             .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|hash| hash.to_string())
     })
@@ -218,7 +219,7 @@ pub async fn hash_password(password: &str) -> Result<String, ApiError> {
 static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
     let decoy = uuid::Uuid::new_v4().to_string();
-    Argon2::default()
+    MappedArgon2
         .hash_password(decoy.as_bytes(), &salt)
         .expect("hashing with default parameters succeeds")
         .to_string()
@@ -238,7 +239,7 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let matched = tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| DECOY_HASH.clone());
         PasswordHash::new(&hash).is_ok_and(|parsed| {
-            Argon2::default()
+            MappedArgon2
                 .verify_password(password.expose_secret().as_bytes(), &parsed)
                 .is_ok()
         })

@@ -15,6 +15,7 @@ pub mod http;
 pub mod instance;
 pub mod memory;
 pub mod orders;
+pub mod password;
 pub mod products;
 pub mod stock;
 #[cfg(feature = "test-util")]
