@@ -1,6 +1,5 @@
 //! Tokens (HS256 JWTs with a pinned algorithm) and Argon2id password hashing.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -214,22 +213,13 @@ pub async fn hash_password(password: &str) -> Result<String, ApiError> {
     .ok_or(ApiError::Internal)
 }
 
-/// A hash of a random password, verified against when the user is unknown so
-/// that an unknown user costs the same time as a wrong password.
-static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let salt = SaltString::generate(&mut OsRng);
-    let decoy = uuid::Uuid::new_v4().to_string();
-    MappedArgon2
-        .hash_password(decoy.as_bytes(), &salt)
-        .expect("hashing with default parameters succeeds")
-        .to_string()
-});
-
-/// Computes the decoy hash now, at start-up, so that the first login for an
-/// unknown user costs no more than any other.
-pub fn prepare_decoy() {
-    LazyLock::force(&DECOY_HASH);
-}
+/// The hash of a random password that was thrown away, verified against when
+/// the user is unknown, so that an unknown user costs the same one hash as a
+/// wrong password. A constant: nothing to compute on the first unknown login
+/// (which would cost it a second hash, and could fail), and it matches
+/// nothing anyone can type (an unknown user is refused whatever it matches).
+/// Its parameters are the ones every password is hashed with (tested).
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bUdBNJHzX9BFiRWm8Br5wA$K7T5hS6OeEWn4g93YXMzM8PO43dgqJFDaEAg7uEtN8o";
 
 /// Checks `password` against `hash`, or against the decoy when there is none.
 pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
@@ -237,8 +227,8 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let known = hash.is_some();
     let hash = hash.map(str::to_string);
     let matched = tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| DECOY_HASH.clone());
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
+        let hash = hash.as_deref().unwrap_or(DECOY_HASH);
+        PasswordHash::new(hash).is_ok_and(|parsed| {
             MappedArgon2
                 .verify_password(password.expose_secret().as_bytes(), &parsed)
                 .is_ok()
@@ -410,5 +400,20 @@ mod tests {
         assert!(verify_password("correct horse", Some(&hash)).await);
         assert!(!verify_password("wrong horse", Some(&hash)).await);
         assert!(!verify_password("correct horse", None).await);
+    }
+
+    /// The decoy costs what a real verification costs: the same parameters
+    /// every password is hashed with.
+    #[test]
+    fn the_decoy_is_hashed_like_every_password() {
+        let decoy = PasswordHash::new(DECOY_HASH).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let real = argon2::Argon2::default()
+            .hash_password(b"any", &salt)
+            .unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.version, real.version);
+        assert_eq!(decoy.params, real.params);
+        assert_eq!(decoy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
     }
 }

@@ -16,6 +16,14 @@ use crate::memory::HashMemory;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MappedArgon2;
 
+/// The most a stored hash may ask for (its memory in KiB, passes, lanes).
+/// Every hash the shop writes takes 19 MiB, 2 passes and 1 lane; a hash that
+/// asks for far more (a hostile or corrupt record) is refused, not run: it
+/// could take gigabytes or hold a thread for hours.
+const MAX_M_COST: u32 = 256 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 8;
+
 impl PasswordHasher for MappedArgon2 {
     type Params = Params;
 
@@ -35,6 +43,14 @@ impl PasswordHasher for MappedArgon2 {
             .map(Version::try_from)
             .transpose()?
             .unwrap_or_default();
+        if params.m_cost() > MAX_M_COST
+            || params.t_cost() > MAX_T_COST
+            || params.p_cost() > MAX_P_COST
+        {
+            return Err(password_hash::Error::ParamValueInvalid(
+                password_hash::errors::InvalidValue::TooLong,
+            ));
+        }
         let salt = salt.into();
         let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
         let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
@@ -74,9 +90,9 @@ mod tests {
             ours.to_string()
                 .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
         );
-        for (verifier, hash) in [(true, &theirs), (false, &ours)] {
+        for (ours_verifies, hash) in [(true, &theirs), (false, &ours)] {
             let check = |password: &[u8]| {
-                if verifier {
+                if ours_verifies {
                     MappedArgon2.verify_password(password, hash).is_ok()
                 } else {
                     Argon2::default().verify_password(password, hash).is_ok()
@@ -95,6 +111,43 @@ mod tests {
         let hash = small.hash_password(RIGHT, &salt).unwrap();
         assert!(MappedArgon2.verify_password(RIGHT, &hash).is_ok());
         assert!(MappedArgon2.verify_password(b"wrong", &hash).is_err());
+    }
+
+    #[test]
+    fn other_algorithms_versions_and_lengths_hash_as_the_crate_does() {
+        let salt = SaltString::generate(&mut OsRng);
+        for (algorithm, version, output) in [
+            (Algorithm::Argon2d, Version::V0x10, 64),
+            (Algorithm::Argon2i, Version::V0x13, 16),
+        ] {
+            let params = Params::new(512, 2, 2, Some(output)).unwrap();
+            let theirs = Argon2::new(algorithm, version, params.clone())
+                .hash_password(RIGHT, &salt)
+                .unwrap();
+            let ours = MappedArgon2
+                .hash_password_customized(
+                    RIGHT,
+                    Some(algorithm.ident()),
+                    Some(version.into()),
+                    params,
+                    &salt,
+                )
+                .unwrap();
+            assert_eq!(ours.to_string(), theirs.to_string());
+            assert!(MappedArgon2.verify_password(RIGHT, &theirs).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_too_much_is_refused_unrun() {
+        // 4 GiB, or 100 passes: the record is refused before any memory is mapped.
+        for costs in ["m=4194304,t=2,p=1", "m=19456,t=100,p=1"] {
+            let hostile = format!(
+                "$argon2id$v=19${costs}$bUdBNJHzX9BFiRWm8Br5wA$K7T5hS6OeEWn4g93YXMzM8PO43dgqJFDaEAg7uEtN8o"
+            );
+            let hash = PasswordHash::new(&hostile).unwrap();
+            assert!(MappedArgon2.verify_password(RIGHT, &hash).is_err());
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ test("a customer registers, logs in, orders two products once, sees the order an
   await page.getByLabel("Password", { exact: true }).fill("not the password");
   await page.getByRole("button", { name: "Log in", exact: true }).click();
   await page.locator(".form-error", { hasText: /\S/ }).waitFor();
+  await checkAccessibility(page, "log in with an error");
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByRole("button", { name: "Log in", exact: true }).click();
   await page.getByText(`Signed in as ${name}`).waitFor();
@@ -224,6 +225,7 @@ test("a category pages through its products, twelve at a time, newest first", as
   await heading(page, `Products: ${shelf}`);
   const shown = () => page.locator(".card h3").allTextContents();
   assert.deepEqual(await shown(), names.slice(1).reverse());
+  await checkAccessibility(page, "a category's first page");
   await page.getByRole("link", { name: "Next page", exact: true }).click();
   await page.locator(".card h3", { hasText: "Card 01" }).waitFor();
   assert.deepEqual(await shown(), ["Card 01"]);
