@@ -59,36 +59,35 @@ pub fn find(table: &'static [Asset], path: &str) -> Option<&'static Asset> {
     table.iter().find(|asset| asset.path == path)
 }
 
-/// Whether `If-None-Match` names either version of `asset` (or is `*`): the
-/// weak comparison conditional GETs use; both encodings carry the same bytes.
-fn not_modified(request: &Request, asset: &Asset) -> bool {
+/// The items of a comma-separated list header, over all its lines.
+fn list_items(request: &Request, name: header::HeaderName) -> impl Iterator<Item = &str> {
     request
         .headers()
-        .get_all(header::IF_NONE_MATCH)
+        .get_all(name)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
+}
+
+/// Whether `If-None-Match` names either version of `asset` (or is `*`): the
+/// weak comparison conditional GETs use; both encodings carry the same bytes.
+fn not_modified(request: &Request, asset: &Asset) -> bool {
+    list_items(request, header::IF_NONE_MATCH)
         .map(|tag| tag.trim().trim_start_matches("W/"))
         .any(|tag| tag == asset.etag || tag == asset.gzip_etag || tag == "*")
 }
 
 /// Whether the client takes gzip (`Accept-Encoding`, without `q=0`).
 fn takes_gzip(request: &Request) -> bool {
-    request
-        .headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+    list_items(request, header::ACCEPT_ENCODING).any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0))
+        });
+        (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+    })
 }
 
 fn answer(
