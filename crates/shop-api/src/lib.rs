@@ -45,7 +45,10 @@ where
     config::init_tracing();
     let instance: &'static S = Box::leak(Box::new(init.await?));
     lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Infallible>(handler(instance, request).await)
+        // Boxed where it is made: a handler's future holds the database
+        // driver's, several kilobytes, which would otherwise be copied each
+        // time the runtime's layers move the invocation's future.
+        Ok::<_, Infallible>(Box::pin(handler(instance, request)).await)
     }))
     .await
     .map_err(anyhow::Error::from_boxed)

@@ -40,6 +40,18 @@ fn generate() -> [u8; 12] {
 }
 
 /// Reads the canonical text form: 24 lowercase hexadecimal characters.
+/// The 24 lowercase hexadecimal digits of an id, written in one go: an id is
+/// printed for every item of every answer, so it is not formatted byte by byte.
+fn hex(id: &[u8; 12]) -> [u8; 24] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0; 24];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(id) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    out
+}
+
 fn parse_hex(value: &str) -> Option<[u8; 12]> {
     let digits = value.as_bytes();
     if digits.len() != 24 {
@@ -92,13 +104,18 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+                let digits = hex(&self.0);
+                f.pad(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                let digits = hex(&self.0);
+                match std::str::from_utf8(&digits) {
+                    Ok(text) => s.serialize_str(text),
+                    Err(_) => Err(serde::ser::Error::custom("an id is not hexadecimal")),
+                }
             }
         }
     };
@@ -144,6 +161,26 @@ mod tests {
             "é123456789abcdef0123456",
         ] {
             assert!(ProductId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_print_and_serialise_as_their_24_digits() {
+        let id = OrderId::from_bytes([
+            0x00, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x10, 0xf0, 0xff,
+        ]);
+        assert_eq!(id.to_string(), "000123456789abcdef10f0ff");
+        assert_eq!(
+            format!("{id:>26}|{id:<25}|"),
+            "  000123456789abcdef10f0ff|000123456789abcdef10f0ff |"
+        );
+        assert_eq!(
+            serde_json::to_string(&[id]).unwrap(),
+            r#"["000123456789abcdef10f0ff"]"#
+        );
+        for _ in 0..100 {
+            let id = UserId::new();
+            assert_eq!(UserId::parse(&id.to_string()), Ok(id));
         }
     }
 

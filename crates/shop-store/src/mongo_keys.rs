@@ -7,7 +7,8 @@ use mongodb::bson::{self, doc};
 use serde::{Deserialize, Serialize};
 
 use crate::mongo::{
-    AsObjectId, IDEMPOTENCY_KEYS, attempt, is_duplicate_key, run, to_bson_time, unavailable,
+    AsObjectId, IDEMPOTENCY_KEYS, attempt, is_duplicate_key, raw_date, run, to_bson_time,
+    unavailable,
 };
 use crate::{Claim, KeyClaim, MongoStore, StoreError, StoreResult};
 use shop_domain::{OrderId, UserId};
@@ -19,7 +20,9 @@ struct KeyDoc {
     key: String,
     fingerprint: String,
     order_id: ObjectId,
+    #[serde(deserialize_with = "raw_date::one")]
     created_at: bson::DateTime,
+    #[serde(deserialize_with = "raw_date::one")]
     expires_at: bson::DateTime,
 }
 

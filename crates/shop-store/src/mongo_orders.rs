@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::mongo::{
-    AsObjectId, ORDERS, attempt, find_page, is_duplicate_key, run, to_bson_time, unavailable,
+    AsObjectId, ORDERS, attempt, find_page, is_duplicate_key, raw_date, run, to_bson_time,
+    unavailable,
 };
 use crate::{
     Claim, KeyClaim, MongoStore, OrderFilter, OrderStore, StoreError, StoreResult, Updated,
@@ -38,9 +39,10 @@ struct OrderDoc {
     products: Vec<LineDoc>,
     total_price_cents: i64,
     status: OrderStatus,
+    #[serde(deserialize_with = "raw_date::one")]
     created_at: bson::DateTime,
     /// Absent on orders stored before they could change: their creation time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "raw_date::optional")]
     updated_at: Option<bson::DateTime>,
     /// Absent on orders stored before they could change: created, by the buyer.
     #[serde(default)]
@@ -51,6 +53,7 @@ struct OrderDoc {
 #[serde(rename_all = "camelCase")]
 struct ChangeDoc {
     status: OrderStatus,
+    #[serde(deserialize_with = "raw_date::one")]
     at: bson::DateTime,
     by: ObjectId,
 }

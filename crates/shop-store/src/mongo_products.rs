@@ -12,7 +12,7 @@ use mongodb::options::ReturnDocument;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::mongo::{AsObjectId, PRODUCTS, find_page, run, to_bson_time};
+use crate::mongo::{AsObjectId, PRODUCTS, find_page, raw_date, run, to_bson_time};
 use crate::{MongoStore, ProductFilter, ProductStore, StockHold, StoreError, StoreResult, Updated};
 use shop_domain::money::Money;
 use shop_domain::paging::PageParams;
@@ -54,8 +54,9 @@ pub(crate) struct ProductDoc {
     version: Option<i64>,
     #[serde(default)]
     pub(crate) archived: bool,
+    #[serde(deserialize_with = "raw_date::one")]
     created_at: bson::DateTime,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "raw_date::optional")]
     updated_at: Option<bson::DateTime>,
     /// Stock held per order (see `mongo_stock`); left out of catalogue reads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -129,6 +130,7 @@ impl TryFrom<ProductDoc> for Product {
 pub(crate) struct HoldDoc {
     pub(crate) order: ObjectId,
     pub(crate) quantity: i64,
+    #[serde(deserialize_with = "raw_date::one")]
     pub(crate) at: bson::DateTime,
     #[serde(default)]
     pub(crate) live: bool,

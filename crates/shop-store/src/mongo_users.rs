@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::mongo::{
-    AsObjectId, RATE_COUNTERS, USERS, attempt, is_duplicate_key, run, to_bson_time, unavailable,
+    AsObjectId, RATE_COUNTERS, USERS, attempt, is_duplicate_key, raw_date, run, to_bson_time,
+    unavailable,
 };
 use crate::{Counters, MongoStore, StoreError, StoreResult, UserStore};
 use shop_domain::limits::{Count, window};
@@ -64,6 +65,7 @@ struct UserDoc {
     /// Absent on users whose password never changed.
     #[serde(default)]
     token_generation: i64,
+    #[serde(deserialize_with = "raw_date::one")]
     created_at: bson::DateTime,
 }
 
