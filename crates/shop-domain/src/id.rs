@@ -39,7 +39,6 @@ fn generate() -> [u8; 12] {
     id
 }
 
-/// Reads the canonical text form: 24 lowercase hexadecimal characters.
 /// The 24 lowercase hexadecimal digits of an id, written in one go: an id is
 /// printed for every item of every answer, so it is not formatted byte by byte.
 fn hex(id: &[u8; 12]) -> [u8; 24] {
@@ -52,6 +51,7 @@ fn hex(id: &[u8; 12]) -> [u8; 24] {
     out
 }
 
+/// Reads the canonical text form: 24 lowercase hexadecimal characters.
 fn parse_hex(value: &str) -> Option<[u8; 12]> {
     let digits = value.as_bytes();
     if digits.len() != 24 {

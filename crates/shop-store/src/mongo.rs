@@ -299,6 +299,10 @@ pub(crate) fn to_bson_time(t: OffsetDateTime) -> bson::DateTime {
 /// milliseconds out as text and parsing them back (about 2,000 instructions
 /// for each date, and a page of products has 40); read as a raw BSON value, a
 /// date is its milliseconds. For `#[serde(deserialize_with = …)]`.
+///
+/// Only a BSON date is a date: a sub-document shaped like extended JSON
+/// (`{"$date": …}`), which bson's own reader also took, is refused. The shop
+/// writes its dates through [`to_bson_time`] only.
 pub(crate) mod raw_date {
     use bson::RawBsonRef;
     use serde::de::Error as _;
@@ -307,7 +311,10 @@ pub(crate) mod raw_date {
     pub(crate) fn one<'de, D: Deserializer<'de>>(input: D) -> Result<bson::DateTime, D::Error> {
         match RawBsonRef::deserialize(input)? {
             RawBsonRef::DateTime(date) => Ok(date),
-            _ => Err(D::Error::custom("expected a date")),
+            other => Err(D::Error::custom(format_args!(
+                "expected a date, found {:?}",
+                other.element_type()
+            ))),
         }
     }
 
@@ -318,7 +325,10 @@ pub(crate) mod raw_date {
         match RawBsonRef::deserialize(input)? {
             RawBsonRef::DateTime(date) => Ok(Some(date)),
             RawBsonRef::Null => Ok(None),
-            _ => Err(D::Error::custom("expected a date or null")),
+            other => Err(D::Error::custom(format_args!(
+                "expected a date or null, found {:?}",
+                other.element_type()
+            ))),
         }
     }
 }
@@ -352,6 +362,8 @@ mod tests {
         assert_eq!(read(doc! {"at": at, "until": null}).unwrap().until, None);
         assert_eq!(read(doc! {"at": at}).unwrap().until, None);
         for wrong in [
+            doc! {"at": null},
+            doc! {},
             doc! {"at": at.timestamp_millis()},
             doc! {"at": "2026-12-05T00:00:00Z"},
             doc! {"at": {"$date": {"$numberLong": "1"}}},
