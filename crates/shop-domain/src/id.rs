@@ -41,14 +41,22 @@ fn generate() -> [u8; 12] {
 
 /// The 24 lowercase hexadecimal digits of an id, written in one go: an id is
 /// printed for every item of every answer, so it is not formatted byte by byte.
-fn hex(id: &[u8; 12]) -> [u8; 24] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0; 24];
-    for (pair, byte) in out.chunks_exact_mut(2).zip(id) {
-        pair[0] = DIGITS[usize::from(byte >> 4)];
-        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+struct Hex([u8; 24]);
+
+impl Hex {
+    fn of(id: &[u8; 12]) -> Hex {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0; 24];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(id) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        Hex(out)
     }
-    out
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hexadecimal digits are ASCII")
+    }
 }
 
 /// Reads the canonical text form: 24 lowercase hexadecimal characters.
@@ -104,18 +112,13 @@ macro_rules! id_type {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let digits = hex(&self.0);
-                f.pad(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+                f.pad(Hex::of(&self.0).as_str())
             }
         }
 
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let digits = hex(&self.0);
-                match std::str::from_utf8(&digits) {
-                    Ok(text) => s.serialize_str(text),
-                    Err(_) => Err(serde::ser::Error::custom("an id is not hexadecimal")),
-                }
+                s.serialize_str(Hex::of(&self.0).as_str())
             }
         }
     };
