@@ -17,6 +17,7 @@ pub mod memory;
 pub mod orders;
 pub mod password;
 pub mod products;
+pub mod runtime_api;
 pub mod stock;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -24,12 +25,11 @@ pub mod users;
 
 pub use error::ApiError;
 
-use std::convert::Infallible;
-
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Body, Request, Response};
 
 /// Serves one endpoint under a Lambda runtime: sets up logging, builds what the
-/// instance keeps (`init`, once), then answers every invocation with `handler`.
+/// instance keeps (`init`, once), then answers every invocation with `handler`
+/// (through [`runtime_api`], which says why it is the shop's own).
 ///
 /// What `init` builds lives as long as the process, as a Lambda instance does,
 /// so every invocation borrows it.
@@ -44,12 +44,6 @@ where
     memory::return_large_blocks();
     config::init_tracing();
     let instance: &'static S = Box::leak(Box::new(init.await?));
-    lambda_http::run(service_fn(move |request| async move {
-        // Boxed where it is made: a handler's future holds the database
-        // driver's, several kilobytes, which would otherwise be copied each
-        // time the runtime's layers move the invocation's future.
-        Ok::<_, Infallible>(Box::pin(handler(instance, request)).await)
-    }))
-    .await
-    .map_err(anyhow::Error::from_boxed)
+    runtime_api::serve(instance, handler).await?;
+    Ok(())
 }
