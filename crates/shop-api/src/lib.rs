@@ -44,6 +44,8 @@ where
     memory::return_large_blocks();
     config::init_tracing();
     let instance: &'static S = Box::leak(Box::new(init.await?));
-    runtime_api::serve(instance, handler).await?;
+    let address = runtime_api::address()?;
+    let config = lambda_http::lambda_runtime::Config::from_env();
+    runtime_api::serve(address, config, instance, handler).await?;
     Ok(())
 }
