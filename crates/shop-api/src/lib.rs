@@ -43,6 +43,7 @@ where
 {
     memory::return_large_blocks();
     config::init_tracing();
+    runtime_api::quiet_panics();
     let instance: &'static S = Box::leak(Box::new(init.await?));
     let address = runtime_api::address()?;
     let config = lambda_http::lambda_runtime::Config::from_env();

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
 };
@@ -106,28 +106,50 @@ fn is_text(headers: &HeaderMap) -> bool {
             .is_some_and(|value| value == "text")
 }
 
-/// The request an invocation carries, with its Lambda context, and the shape
-/// its answer takes.
-pub(super) fn invocation(
+/// An invocation's event, read, with its Lambda context: a request once
+/// `lambda_http` makes it into one ([`Event::into_request`]).
+pub(super) struct Event {
+    event: LambdaRequest,
+    context: Context,
+    trace: Option<HeaderValue>,
+    /// The kind of answer the event asks for.
+    pub(super) shape: Shape,
+}
+
+/// Reads an invocation: its Runtime API headers into a Lambda context, its
+/// event as API Gateway sends one.
+pub(super) fn read(
     head: &HeaderMap,
     event: &[u8],
     id: &str,
     config: Arc<Config>,
-) -> Result<(Request, Shape), FunctionError> {
+) -> Result<Event, FunctionError> {
     // `Context::new` takes the deadline as given (a missing one would panic).
     if head.get(DEADLINE).is_none() {
         return Err(FunctionError::BAD_CONTEXT);
     }
     let context = Context::new(id, config, head).map_err(|_| FunctionError::BAD_CONTEXT)?;
     let (event, shape) = read_event(event)?;
-    let mut request = Request::from(event);
-    // The invocation's trace id, as `lambda_http` gives it, over the client's.
-    if let Some(trace) = head.get(TRACE_ID) {
-        request
-            .headers_mut()
-            .insert("x-amzn-trace-id", trace.clone());
+    Ok(Event {
+        event,
+        context,
+        trace: head.get(TRACE_ID).cloned(),
+        shape,
+    })
+}
+
+impl Event {
+    /// The request, as `lambda_http` makes it. It panics on a few events that
+    /// API Gateway passes on: a query string with a raw space or `<`, a body
+    /// that is not the base64 it claims to be.
+    pub(super) fn into_request(self) -> Request {
+        let mut request = Request::from(self.event);
+        // The invocation's trace id, as `lambda_http` gives it, over the client's.
+        if let Some(trace) = self.trace {
+            request.headers_mut().insert("x-amzn-trace-id", trace);
+        }
+        request.with_lambda_context(self.context)
     }
-    Ok((request.with_lambda_context(context), shape))
 }
 
 /// Reads an API Gateway proxy event: an HTTP API one (payload 2.0) in one

@@ -21,9 +21,12 @@
 //! What it does as `lambda_runtime` and `lambda_http` do: the request carries
 //! the Lambda context and `x-amzn-trace-id` set to the invocation's trace id;
 //! a body goes as text or base64 by its `Content-Type`; a REST API event (or
-//! payload 1.0) is answered with multi-value headers; a panic, in the handler
-//! or in making the event into a request, fails that invocation only, with an
-//! error document that names no type and no place. And as the Runtime API asks:
+//! payload 1.0) is answered with multi-value headers; a panic in the handler
+//! fails that invocation only, with an error document that names no type and
+//! no place. Where they differ: an event `lambda_http` panics on while making
+//! it into a request (a client's malformed query string reaches it on AWS) is
+//! answered 400 rather than failed, and a panic is logged as one plain line
+//! ([`quiet_panics`]). And as the Runtime API asks:
 //! a `lambda-runtime-invocation-id` goes back with the answer, a 5xx to an
 //! answer ends the instance, a `next` with nothing (204) is asked again, and
 //! 410 Gone ends the loop cleanly.
@@ -40,11 +43,26 @@ use std::sync::Arc;
 use futures::FutureExt;
 use lambda_http::lambda_runtime::Config;
 use lambda_http::{Body, Request, Response};
+use shop_domain::validation::FieldError;
+
+use crate::error::ApiError;
 
 use connection::Connection;
-use event::invocation;
 pub use protocol::RuntimeApiError;
 use protocol::{Answer, FunctionError, INVOCATION_ID, request_id};
+
+/// Logs a panic as one line that names no place and no message: a panic a
+/// client can cause (see [`serve`]) must not put source paths or type names
+/// into the log. With `RUST_BACKTRACE` set, Rust's own report is kept, for
+/// whoever debugs the function.
+pub fn quiet_panics() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|_| {
+        tracing::error!("a panic: the invocation it happened in fails");
+    }));
+}
 
 /// The Runtime API's address, as Lambda gives it to every instance.
 pub fn address() -> Result<String, RuntimeApiError> {
@@ -71,26 +89,26 @@ where
             return Ok(());
         };
         let id = request_id(&head)?.to_owned();
-        // `lambda_http` panics on some events it cannot make into a request
-        // (a raw space in the query string, a body that is not the base64 it
-        // claims): that invocation fails, not the instance.
-        let made = catch_unwind(AssertUnwindSafe(|| {
-            invocation(&head, &event, &id, config.clone())
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            event::read(&head, &event, &id, config.clone())
         }))
         .unwrap_or(Err(FunctionError::NOT_AN_HTTP_EVENT));
-        let answer = match made {
-            Ok((request, shape)) => {
-                // Boxed where it is made: a handler's future holds the
-                // database driver's, several kilobytes.
-                let handled =
-                    AssertUnwindSafe(async move { Box::pin(handler(instance, request)).await })
-                        .catch_unwind()
-                        .await;
-                match handled {
-                    Ok(response) => Answer::Response(shape.answer(response)),
+        let answer = match read {
+            Ok(event) => {
+                let shape = event.shape;
+                // `lambda_http` panics on a few events a client can cause:
+                // they are answered 400, and the instance lives on.
+                match catch_unwind(AssertUnwindSafe(|| event.into_request())) {
+                    Ok(request) => match handle(instance, handler, request).await {
+                        Some(response) => Answer::Response(shape.answer(response)),
+                        None => {
+                            tracing::error!(request_id = %id, "the handler panicked");
+                            Answer::Error(FunctionError::PANIC)
+                        }
+                    },
                     Err(_) => {
-                        tracing::error!(request_id = %id, "the handler panicked");
-                        Answer::Error(FunctionError::PANIC)
+                        tracing::warn!(request_id = %id, "the event cannot be made into a request: 400");
+                        Answer::Response(shape.answer(unreadable(&id)))
                     }
                 }
             }
@@ -101,4 +119,27 @@ where
         };
         api.answer(&id, head.get(INVOCATION_ID), answer).await?;
     }
+}
+
+/// The handler's response, or none if it panicked.
+async fn handle<S, F>(
+    instance: &'static S,
+    handler: fn(&'static S, Request) -> F,
+    request: Request,
+) -> Option<Response<Body>>
+where
+    F: Future<Output = Response<Body>> + Send,
+{
+    // Boxed where it is made: a handler's future holds the database
+    // driver's, several kilobytes.
+    AssertUnwindSafe(async move { Box::pin(handler(instance, request)).await })
+        .catch_unwind()
+        .await
+        .ok()
+}
+
+/// The answer to a request whose query string or body cannot be read.
+fn unreadable(request_id: &str) -> Response<Body> {
+    let problem = FieldError::new("request", "its query string or body is not well-formed");
+    ApiError::InvalidRequest(vec![problem]).into_response(request_id)
 }

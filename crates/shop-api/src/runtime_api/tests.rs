@@ -386,7 +386,7 @@ async fn bodies_go_as_text_or_base64_by_their_content_type_as_lambda_http_sends_
 }
 
 #[tokio::test]
-async fn an_event_lambda_http_cannot_make_into_a_request_fails_alone() {
+async fn an_event_lambda_http_cannot_make_into_a_request_is_a_400_and_the_instance_lives_on() {
     let mut raw_space = http_api("/products");
     raw_space["rawQueryString"] = json!("q=a <b>");
     let mut bad_base64 = http_api("/products");
@@ -404,8 +404,17 @@ async fn an_event_lambda_http_cannot_make_into_a_request_fails_alone() {
     let serving = start(address);
     let posted = posts(&mut received, 3).await;
     serving.abort();
-    assert_eq!(posted[0].body["errorType"], "InvalidEvent");
-    assert_eq!(posted[1].body["errorType"], "InvalidEvent");
+    for (post, id) in posted[..2].iter().zip(["id-21", "id-22"]) {
+        assert_eq!(post.path, format!("{API_PREFIX}{id}/response"));
+        assert_eq!(post.body["statusCode"], 400);
+        assert_eq!(
+            post.body["headers"]["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = serde_json::from_str(post.body["body"].as_str().unwrap()).unwrap();
+        assert_eq!(problem["errors"][0]["field"], "request", "{problem}");
+        assert_eq!(problem["requestId"], id);
+    }
     assert_eq!(posted[2].path, format!("{API_PREFIX}id-23/response"));
     assert_eq!(posted[2].body["statusCode"], 201);
 }

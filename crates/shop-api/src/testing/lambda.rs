@@ -11,6 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -33,6 +34,24 @@ const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 /// Starts `binary` with `env` against a stub Runtime API, gives it `event`,
 /// and returns what it answered (or panics after 30 s).
 pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outcome {
+    run(binary, env, event, false).await.0
+}
+
+/// [`invoke`], and what the process wrote (its log: stdout, then stderr).
+pub async fn invoke_capturing(
+    binary: &str,
+    env: &[(&str, String)],
+    event: &Value,
+) -> (Outcome, String) {
+    run(binary, env, event, true).await
+}
+
+async fn run(
+    binary: &str,
+    env: &[(&str, String)],
+    event: &Value,
+    capture: bool,
+) -> (Outcome, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("an address");
     let (tx, rx) = oneshot::channel();
@@ -62,7 +81,16 @@ pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outc
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_REGION", "eu-west-1")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
+        .stdout(if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(if capture {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .kill_on_drop(true)
         .spawn()
         .expect("the function binary starts");
@@ -77,7 +105,14 @@ pub async fn invoke(binary: &str, env: &[(&str, String)], event: &Value) -> Outc
         let _ = child.kill().await;
     }
     server.abort();
-    outcome
+    let mut log = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut log).await;
+    }
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut log).await;
+    }
+    (outcome, log)
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
