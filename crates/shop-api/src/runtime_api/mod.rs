@@ -25,7 +25,8 @@
 //! fails that invocation only, with an error document that names no type and
 //! no place. Where they differ: an event `lambda_http` panics on while making
 //! it into a request (a client's malformed query string reaches it on AWS) is
-//! answered 400 rather than failed, and a panic is logged as one plain line
+//! answered 400 rather than failed (its query string, a header or its body is
+//! not well-formed), and a panic is logged as one plain line
 //! ([`quiet_panics`]). And as the Runtime API asks:
 //! a `lambda-runtime-invocation-id` goes back with the answer, a 5xx to an
 //! answer ends the instance, a `next` with nothing (204) is asked again, and
@@ -51,16 +52,21 @@ use connection::Connection;
 pub use protocol::RuntimeApiError;
 use protocol::{Answer, FunctionError, INVOCATION_ID, request_id};
 
-/// Logs a panic as one line that names no place and no message: a panic a
-/// client can cause (see [`serve`]) must not put source paths or type names
-/// into the log. With `RUST_BACKTRACE` set, Rust's own report is kept, for
-/// whoever debugs the function.
+/// Logs a panic as one fixed line that names no place and no message: a
+/// panic a client can cause (see [`serve`]) must not put source paths or type
+/// names into the log. The line goes straight to stderr, not through
+/// `tracing`, so a panic inside the subscriber cannot lock it up. With
+/// `RUST_BACKTRACE` set (to anything but `0`), Rust's own report is kept, for
+/// whoever debugs the function; the line says so.
 pub fn quiet_panics() {
-    if std::env::var_os("RUST_BACKTRACE").is_some() {
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0") {
         return;
     }
     std::panic::set_hook(Box::new(|_| {
-        tracing::error!("a panic: the invocation it happened in fails");
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(
+            b"a panic, caught or fatal; set RUST_BACKTRACE=1 for its place and message\n",
+        );
     }));
 }
 
@@ -140,6 +146,6 @@ where
 
 /// The answer to a request whose query string or body cannot be read.
 fn unreadable(request_id: &str) -> Response<Body> {
-    let problem = FieldError::new("request", "its query string or body is not well-formed");
+    let problem = FieldError::new("request", "is not well-formed");
     ApiError::InvalidRequest(vec![problem]).into_response(request_id)
 }

@@ -268,9 +268,9 @@ async fn an_http_api_event_is_answered_with_cookies_apart_and_its_context_given(
     );
 }
 
-#[tokio::test]
-async fn a_rest_api_event_is_answered_with_multi_value_headers_only() {
-    let rest_api = json!({
+/// A REST API event (payload 1.0).
+fn rest_api() -> Value {
+    json!({
         "resource": "/products",
         "path": "/products",
         "httpMethod": "POST",
@@ -292,7 +292,12 @@ async fn a_rest_api_event_is_answered_with_multi_value_headers_only() {
         },
         "body": null,
         "isBase64Encoded": false
-    });
+    })
+}
+
+#[tokio::test]
+async fn a_rest_api_event_is_answered_with_multi_value_headers_only() {
+    let rest_api = rest_api();
     let (address, mut received) = runtime_api(vec![invocation("id-2", rest_api)], false).await;
     let serving = start(address);
     let [post] = <[Posted; 1]>::try_from(posts(&mut received, 1).await).unwrap();
@@ -392,18 +397,28 @@ async fn an_event_lambda_http_cannot_make_into_a_request_is_a_400_and_the_instan
     let mut bad_base64 = http_api("/products");
     bad_base64["body"] = json!("not base64 at all!");
     bad_base64["isBase64Encoded"] = json!(true);
+    let mut rest_bad_base64 = rest_api();
+    rest_bad_base64["body"] = json!("not base64 at all!");
+    rest_bad_base64["isBase64Encoded"] = json!(true);
     let (address, mut received) = runtime_api(
         vec![
             invocation("id-21", raw_space),
             invocation("id-22", bad_base64),
             invocation("id-23", http_api("/products")),
+            invocation("id-28", rest_bad_base64),
         ],
         false,
     )
     .await;
     let serving = start(address);
-    let posted = posts(&mut received, 3).await;
+    let posted = posts(&mut received, 4).await;
     serving.abort();
+    let rest = &posted[3].body;
+    assert_eq!(rest["statusCode"], 400, "{rest}");
+    assert_eq!(
+        rest["multiValueHeaders"]["content-type"],
+        json!(["application/problem+json"])
+    );
     for (post, id) in posted[..2].iter().zip(["id-21", "id-22"]) {
         assert_eq!(post.path, format!("{API_PREFIX}{id}/response"));
         assert_eq!(post.body["statusCode"], 400);

@@ -94,6 +94,18 @@ async fn run(
         .kill_on_drop(true)
         .spawn()
         .expect("the function binary starts");
+    // Read while it runs: a pipe that fills would stall it.
+    let reader = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text).await;
+            }
+            text
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
     let outcome = tokio::time::timeout(Duration::from_secs(30), rx)
         .await
         .expect("the function answered within 30 s")
@@ -105,13 +117,8 @@ async fn run(
         let _ = child.kill().await;
     }
     server.abort();
-    let mut log = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut log).await;
-    }
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut log).await;
-    }
+    let mut log = stdout.await.unwrap_or_default();
+    log.push_str(&stderr.await.unwrap_or_default());
     (outcome, log)
 }
 
