@@ -50,7 +50,12 @@ pub(crate) async fn read_request(
     buffer: &mut Vec<u8>,
     fail: fn(String),
 ) -> Option<(String, usize)> {
-    let mut chunk = [0u8; 16 * 1024];
+    // `read_buf` reads into the buffer's spare room as it is: a zeroed chunk on
+    // the stack would cost a 16 KiB memset per read (and, under callgrind, 16 k
+    // counted instructions: `rep stosb` counts once per byte).
+    if buffer.capacity() - buffer.len() < 16 * 1024 {
+        buffer.reserve(16 * 1024);
+    }
     loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
@@ -66,13 +71,12 @@ pub(crate) async fn read_request(
                 .unwrap_or(0);
             let total = end + 4 + body;
             while buffer.len() < total {
-                let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-                buffer.extend_from_slice(&chunk[..n]);
+                buffer.reserve(total - buffer.len());
+                stream.read_buf(buffer).await.ok().filter(|n| *n > 0)?;
             }
             return Some((head, total));
         }
-        let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
-        buffer.extend_from_slice(&chunk[..n]);
+        stream.read_buf(buffer).await.ok().filter(|n| *n > 0)?;
     }
 }
 
