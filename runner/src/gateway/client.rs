@@ -10,6 +10,8 @@ use std::str::FromStr;
 
 use http::HeaderMap;
 
+use crate::decimal::Decimal;
+
 /// A block of addresses, such as `10.0.0.0/8` or `::1/128`, or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -72,6 +74,24 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// An address as text, as `Display` writes it; an IPv4 address without
+/// `core::fmt`, which costs ten times as much and runs on every request.
+pub(crate) fn ip_text(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (n, octet) in v4.octets().into_iter().enumerate() {
+                if n > 0 {
+                    text.push('.');
+                }
+                text.push_str(Decimal::of(octet.into()).as_str());
+            }
+            text
+        }
+        v6 => v6.to_string(),
+    }
+}
+
 /// What the runner tells a function about the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -92,7 +112,7 @@ impl Caller {
         let peer = canonical(peer);
         let direct = Caller {
             source_ip: peer,
-            forwarded_for: peer.to_string(),
+            forwarded_for: ip_text(peer),
             proto: "http",
             port,
         };
@@ -214,6 +234,22 @@ fn valid_dns_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.200.3.45",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+            "::ffff:192.0.2.1",
+        ] {
+            let address: IpAddr = text.parse().unwrap();
+            assert_eq!(ip_text(address), address.to_string());
+        }
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -13,12 +13,17 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
     // word of room so that whole words can always be stored.
     let mut out = vec![0u8; input.len() + 8];
     let (mut i, mut w) = (0, 0);
+    // The high bits of every byte copied as it is (and of some bytes next to
+    // them): when none is set, the string is ASCII, and so UTF-8 without a check.
+    // What escapes decode to is UTF-8 by construction.
+    let mut high = 0u64;
     loop {
         // The run up to the next special byte, eight bytes at a time: each word
         // is stored whole, and the write position moves up to its first
         // special byte, if any (what lies past it is overwritten next).
         while let Some(word) = input.get(i..i + 8) {
             out[w..w + 8].copy_from_slice(word);
+            high |= u64::from_le_bytes(word.try_into().unwrap_or_default());
             let at = first_special(word);
             i += at;
             w += at;
@@ -30,7 +35,9 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
         let decoded = match byte {
             b'"' => {
                 out.truncate(w);
-                std::str::from_utf8(&out).ok()?;
+                if high & 0x8080_8080_8080_8080 != 0 {
+                    std::str::from_utf8(&out).ok()?;
+                }
                 // A string followed by much more JSON does not keep its room.
                 if out.capacity() > 2 * out.len() + 4096 {
                     out.shrink_to_fit();
@@ -59,6 +66,7 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
             },
             // The last few bytes, under a word.
             _ => {
+                high |= u64::from(byte);
                 out[w] = byte;
                 w += 1;
                 i += 1;
@@ -75,7 +83,7 @@ pub(super) fn read(input: &[u8]) -> Option<(Vec<u8>, usize)> {
 /// character, or 8. Each test turns the bytes it looks for into set high bits;
 /// the lowest set bit of each is exact (a borrow can only mark bytes above a
 /// true one), so the lowest of them all is too.
-fn first_special(word: &[u8]) -> usize {
+pub(super) fn first_special(word: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut eight = [0u8; 8];
@@ -218,5 +226,7 @@ mod tests {
         assert_eq!(read(b"no end"), None);
         assert_eq!(read(b"an escape at the end \\"), None);
         assert_eq!(read(b"\xff\xfe bytes\""), None);
+        assert_eq!(read(b"tail \xff\""), None);
+        assert_eq!(read(b"a whole word, then \xc3\""), None);
     }
 }

@@ -12,6 +12,7 @@ use serde::ser::{SerializeMap, Serializer};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::decimal::Decimal;
 use crate::gateway::client::Caller;
 
 /// What the server knows about one request.
@@ -107,9 +108,10 @@ pub(super) fn add_gateway_headers<'a>(headers: &mut Pairs<&'a str, Text<'a>>, re
         "x-forwarded-for",
         Cow::Borrowed(caller.forwarded_for.as_str()),
     ));
-    headers
-        .0
-        .push(("x-forwarded-port", Cow::Owned(caller.port.to_string())));
+    headers.0.push((
+        "x-forwarded-port",
+        Cow::Owned(Decimal::of(caller.port.into()).as_str().to_owned()),
+    ));
     headers
         .0
         .push(("x-forwarded-proto", Cow::Borrowed(caller.proto)));

@@ -46,6 +46,28 @@ fn caller() -> Caller {
     )
 }
 
+/// A POST to `/items/7` with these parts.
+fn request<'a>(
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    query: &'a str,
+    caller: &'a Caller,
+) -> Request<'a> {
+    Request {
+        method: "POST",
+        raw_path: "/items/7",
+        raw_query: query,
+        headers,
+        body,
+        caller,
+        domain_name: DOMAIN,
+        request_id: "req-1",
+        received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        account_id: "123456789012",
+        authorizer: None,
+    }
+}
+
 fn build_limited(
     payload: PayloadVersion,
     headers: &HeaderMap,
@@ -57,20 +79,7 @@ fn build_limited(
         panic!("no route")
     };
     let caller = caller();
-    let req = Request {
-        method: "POST",
-        raw_path: "/items/7",
-        raw_query: "",
-        headers,
-        body,
-        caller: &caller,
-        domain_name: DOMAIN,
-        request_id: "req-1",
-        received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        account_id: "123456789012",
-        authorizer: None,
-    };
-    build(&req, route, &params, limit)
+    build(&request(headers, body, "", &caller), route, &params, limit)
 }
 
 fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str) -> Value {
@@ -79,19 +88,7 @@ fn event(payload: PayloadVersion, headers: &HeaderMap, body: &[u8], query: &str)
         panic!("no route")
     };
     let caller = caller();
-    let req = Request {
-        method: "POST",
-        raw_path: "/items/7",
-        raw_query: query,
-        headers,
-        body,
-        caller: &caller,
-        domain_name: DOMAIN,
-        request_id: "req-1",
-        received: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        account_id: "123456789012",
-        authorizer: None,
-    };
+    let req = request(headers, body, query, &caller);
     let bytes = build(&req, route, &params, usize::MAX).expect("no limit to pass");
     serde_json::from_slice(&bytes).expect("the event is JSON")
 }
@@ -246,4 +243,80 @@ fn an_event_stops_growing_at_its_limit() {
             Ok(whole.len())
         );
     }
+}
+
+#[test]
+fn a_v2_event_is_written_byte_for_byte_as_serde_json_writes_it() {
+    let routes = route(PayloadVersion::V2, "POST", "/items/{id}");
+    let Lookup::Found(route, params) = routes.lookup("POST", "/items/7") else {
+        panic!("no route")
+    };
+    let no_params = BTreeMap::new();
+    let mut odd = HeaderMap::new();
+    odd.append(
+        "x-latin",
+        http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+    );
+    odd.append(
+        "x-quote",
+        http::HeaderValue::from_static("say \"hi\" \\ there"),
+    );
+    odd.append("cookie", http::HeaderValue::from_static("a=1; b=\"2\";;c"));
+    odd.append("cookie", http::HeaderValue::from_bytes(b"d=\xff").unwrap());
+    odd.append(
+        "user-agent",
+        http::HeaderValue::from_static("agent/1 \"x\""),
+    );
+    let header_sets = [
+        HeaderMap::new(),
+        headers(&[
+            ("content-type", "application/json"),
+            ("x-n", "1"),
+            ("x-n", "2"),
+        ]),
+        headers(&[
+            ("content-type", "application/octet-stream"),
+            ("host", "h:1"),
+        ]),
+        odd,
+    ];
+    let bodies: [&[u8]; 5] = [
+        b"",
+        br#"{"k":"v\"w","t":"\u0001"}"#,
+        b"line\nbreak\ttab\x01\x1f\x7f caf\xc3\xa9 \xe2\x9c\x93",
+        &[0xff, 0x00, 0x80],
+        b"exactly8",
+    ];
+    let queries = ["", "q=1&q=2&r", "a=x+y&b=%E2%82%AC&c=%22%5C%0A&%00=z"];
+    let authorizers = [
+        None,
+        Some(serde_json::json!({"jwt": {"claims": {"sub": "u\"1"}, "scopes": ["a"]}})),
+    ];
+    let caller = caller();
+    let mut cases = 0;
+    for headers in &header_sets {
+        for body in bodies {
+            for query in queries {
+                for authorizer in &authorizers {
+                    for params in [&params, &no_params] {
+                        let req = Request {
+                            raw_path: "/items/7\"",
+                            received: SystemTime::UNIX_EPOCH
+                                + Duration::from_millis(1_700_000_000_123),
+                            authorizer: authorizer.as_ref(),
+                            ..request(headers, body, query, &caller)
+                        };
+                        let by_hand = build(&req, route, params, usize::MAX).unwrap();
+                        let by_serde = serde_json::to_vec(&v2::v2(&req, route, params)).unwrap();
+                        assert_eq!(
+                            String::from_utf8(by_hand).unwrap(),
+                            String::from_utf8(by_serde).unwrap()
+                        );
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 4 * 5 * 3 * 2 * 2);
 }

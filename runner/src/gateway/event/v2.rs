@@ -3,43 +3,46 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+#[cfg(test)]
 use serde::Serialize;
 
+use crate::gateway::client::ip_text;
 use crate::gateway::query::parse_query;
 use crate::gateway::routes::Route;
 
+use super::json::{Json, TooLarge};
 use super::request::{
     Pairs, Request, Text, add_gateway_headers, body, cookies_of, domain_prefix, header,
     is_forwarding, no_params, text, times,
 };
 
-/// Payload format 2.0 (HTTP APIs).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Payload format 2.0 (HTTP APIs). It is written by hand (`V2::write`), since
+/// every request of an HTTP API writes one; the tests check that serde_json
+/// writes the same bytes for it.
+#[cfg_attr(test, derive(Serialize), serde(rename_all = "camelCase"))]
 pub(super) struct V2<'a> {
     version: &'static str,
     route_key: &'a str,
     raw_path: &'a str,
     raw_query_string: &'a str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Vec::is_empty"))]
     cookies: Vec<Text<'a>>,
     headers: Pairs<&'a str, Text<'a>>,
-    #[serde(skip_serializing_if = "Pairs::is_empty")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Pairs::is_empty"))]
     query_string_parameters: Pairs<String, String>,
-    #[serde(skip_serializing_if = "no_params")]
+    #[cfg_attr(test, serde(skip_serializing_if = "no_params"))]
     path_parameters: &'a BTreeMap<String, String>,
     request_context: V2Context<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     body: Option<Text<'a>>,
     is_base64_encoded: bool,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(Serialize), serde(rename_all = "camelCase"))]
 struct V2Context<'a> {
     account_id: &'a str,
     api_id: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     authorizer: Option<&'a serde_json::Value>,
     domain_name: &'a str,
     domain_prefix: &'a str,
@@ -51,8 +54,7 @@ struct V2Context<'a> {
     time_epoch: u64,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+#[cfg_attr(test, derive(Serialize), serde(rename_all = "camelCase"))]
 struct V2Http<'a> {
     method: &'a str,
     path: &'a str,
@@ -122,5 +124,72 @@ pub(super) fn v2<'a>(
         },
         body,
         is_base64_encoded,
+    }
+}
+
+impl V2<'_> {
+    /// The event as JSON, its fields in the order serde_json would write them.
+    pub(super) fn write(&self, out: &mut Json) -> Result<(), TooLarge> {
+        out.field(b"{\"version\":", self.version)?;
+        out.field(b",\"routeKey\":", self.route_key)?;
+        out.field(b",\"rawPath\":", self.raw_path)?;
+        out.field(b",\"rawQueryString\":", self.raw_query_string)?;
+        if !self.cookies.is_empty() {
+            out.raw(b",\"cookies\":")?;
+            out.strings(&self.cookies)?;
+        }
+        out.raw(b",\"headers\":")?;
+        out.object(self.headers.0.iter().map(|(k, v)| (*k, v.as_ref())))?;
+        if !self.query_string_parameters.is_empty() {
+            out.raw(b",\"queryStringParameters\":")?;
+            out.object(
+                self.query_string_parameters
+                    .0
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
+        }
+        if !no_params(&self.path_parameters) {
+            out.raw(b",\"pathParameters\":")?;
+            out.object(
+                self.path_parameters
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )?;
+        }
+        out.raw(b",\"requestContext\":")?;
+        self.request_context.write(out)?;
+        if let Some(body) = &self.body {
+            out.field(b",\"body\":", body)?;
+        }
+        out.raw(b",\"isBase64Encoded\":")?;
+        out.boolean(self.is_base64_encoded)?;
+        out.raw(b"}")
+    }
+}
+
+impl V2Context<'_> {
+    fn write(&self, out: &mut Json) -> Result<(), TooLarge> {
+        out.field(b"{\"accountId\":", self.account_id)?;
+        out.field(b",\"apiId\":", self.api_id)?;
+        if let Some(authorizer) = self.authorizer {
+            out.raw(b",\"authorizer\":")?;
+            out.value(authorizer)?;
+        }
+        out.field(b",\"domainName\":", self.domain_name)?;
+        out.field(b",\"domainPrefix\":", self.domain_prefix)?;
+        let http = &self.http;
+        out.field(b",\"http\":{\"method\":", http.method)?;
+        out.field(b",\"path\":", http.path)?;
+        out.field(b",\"protocol\":", http.protocol)?;
+        out.field(b",\"sourceIp\":", &ip_text(http.source_ip))?;
+        out.field(b",\"userAgent\":", &http.user_agent)?;
+        out.field(b"},\"requestId\":", self.request_id)?;
+        out.field(b",\"routeKey\":", self.route_key)?;
+        out.field(b",\"stage\":", self.stage)?;
+        out.field(b",\"time\":", &self.time)?;
+        out.raw(b",\"timeEpoch\":")?;
+        out.number(self.time_epoch)?;
+        out.raw(b"}")
     }
 }
