@@ -119,11 +119,11 @@ async fn connection(mut stream: TcpStream, event: Arc<[u8]>, record: Arc<Mutex<R
     let mut reply = Vec::with_capacity(event.len() + 512);
     let mut invocation = 0u64;
     loop {
-        let Some((head, length)) = read_request(&mut stream, &mut buffer, fail).await else {
+        let Some((head, body)) = read_request(&mut stream, &mut buffer, fail).await else {
             return;
         };
         let line = head.lines().next().unwrap_or_default().to_owned();
-        buffer.drain(..length);
+        buffer.drain(..body.end);
         reply.clear();
         if line.starts_with("GET ") && line.contains("/invocation/next ") {
             invocation += 1;

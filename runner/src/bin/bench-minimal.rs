@@ -105,13 +105,13 @@ async fn connection(
     let mut buffer = Vec::with_capacity(64 * 1024);
     let mut reply = Vec::with_capacity(event.len() + 512);
     loop {
-        let Some((head, length)) = read_request(&mut stream, &mut buffer, fail).await else {
+        let Some((head, body)) = read_request(&mut stream, &mut buffer, fail).await else {
             return;
         };
         let line = head.lines().next().unwrap_or_default().to_owned();
         reply.clear();
         if line.starts_with("GET ") && line.contains("/invocation/next ") {
-            buffer.drain(..length);
+            buffer.drain(..body.end);
             let Some(job) = jobs.lock().await.recv().await else {
                 return;
             };
@@ -137,10 +137,10 @@ async fn connection(
                 return;
             }
         } else if line.starts_with("POST ") && line.contains("/response ") {
-            let body = Bytes::copy_from_slice(&buffer[head.len() + 4..length]);
-            buffer.drain(..length);
+            let result = Bytes::copy_from_slice(&buffer[body.clone()]);
+            buffer.drain(..body.end);
             if let Some(job) = current.lock().expect("lock").take() {
-                let _ = job.send(body);
+                let _ = job.send(result);
             }
             let ok = b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"status\":\"OK\"}";
             if stream.write_all(ok).await.is_err() {

@@ -226,7 +226,11 @@ mod tests {
         assert_eq!(read(b"no end"), None);
         assert_eq!(read(b"an escape at the end \\"), None);
         assert_eq!(read(b"\xff\xfe bytes\""), None);
+        // A byte that is not UTF-8 in the tail under a word, in a later word,
+        // after an escape, or starting a character that never ends.
         assert_eq!(read(b"tail \xff\""), None);
-        assert_eq!(read(b"a whole word, then \xc3\""), None);
+        assert_eq!(read(b"12345678\xff2345678\""), None);
+        assert_eq!(read(b"\\n1234567\xff234567\""), None);
+        assert_eq!(read(b"then a cut character: \xc3\""), None);
     }
 }

@@ -2,6 +2,7 @@
 //! a Runtime API request by hand, and a process's CPU time from `/proc`.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::process::Stdio;
 
 use anyhow::Context as _;
@@ -43,13 +44,14 @@ pub(crate) fn start_function(
 }
 
 /// Reads one whole request (head and `Content-Length` body) into `buffer`; returns its
-/// head and total length, or `None` at the end of the connection (or at a chunked
-/// upload, which `fail` is told of: these helpers do not read them).
+/// head and where its body lies in `buffer` (the request ends where the body does),
+/// or `None` at the end of the connection (or at a chunked upload, which `fail` is
+/// told of: these helpers do not read them).
 pub(crate) async fn read_request(
     stream: &mut TcpStream,
     buffer: &mut Vec<u8>,
     fail: fn(String),
-) -> Option<(String, usize)> {
+) -> Option<(String, Range<usize>)> {
     // `read_buf` reads into the buffer's spare room as it is: a zeroed chunk on
     // the stack would cost a 16 KiB memset per read (and, under callgrind, 16 k
     // counted instructions: `rep stosb` counts once per byte).
@@ -69,12 +71,16 @@ pub(crate) async fn read_request(
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
-            let total = end + 4 + body;
+            let Some(total) = (end + 4).checked_add(body) else {
+                fail(format!("the function sent a Content-Length of {body}"));
+                return None;
+            };
             while buffer.len() < total {
-                buffer.reserve(total - buffer.len());
+                // What is declared is not reserved whole: it may never come.
+                buffer.reserve((total - buffer.len()).min(64 * 1024));
                 stream.read_buf(buffer).await.ok().filter(|n| *n > 0)?;
             }
-            return Some((head, total));
+            return Some((head, end + 4..total));
         }
         stream.read_buf(buffer).await.ok().filter(|n| *n > 0)?;
     }

@@ -242,6 +242,10 @@ fn an_event_stops_growing_at_its_limit() {
             build_limited(payload, &h, &body, whole.len()).map(|e| e.len()),
             Ok(whole.len())
         );
+        assert_eq!(
+            build_limited(payload, &h, &body, whole.len() - 1),
+            Err(TooLarge)
+        );
     }
 }
 
