@@ -7,9 +7,6 @@ use http::StatusCode;
 use http::header::HOST;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_http::RequestExt;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -18,6 +15,7 @@ use tokio::sync::mpsc;
 use super::protocol::{API_PREFIX, DEADLINE, INVOCATION_ID, REQUEST_ID};
 use super::*;
 use crate::testing::gateway_event;
+use crate::testing::serve_http1;
 
 const TRACE: &str = "Root=1-6745b1f2-3c1d5e7f9a0b2c4d6e8f0a1b;Parent=53995c3f42cd8ad8;Sampled=0";
 const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:shop";
@@ -98,17 +96,7 @@ async fn runtime_api_under(
         close,
         answer_status,
     });
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let script = script.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| exchange(script.clone(), request));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    serve_http1(listener, move |request| exchange(script.clone(), request));
     (address, received)
 }
 

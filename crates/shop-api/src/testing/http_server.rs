@@ -34,19 +34,29 @@ impl TestServer {
             .await
             .expect("a free local port");
         let addr = listener.local_addr().expect("a bound address");
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| respond(handler.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = serve_http1(listener, move |request| respond(handler.clone(), request));
         Self { addr, task }
     }
+}
+
+/// Serves HTTP/1.1 on `listener` until the task is aborted: a task per
+/// connection, every request answered by `respond`.
+pub fn serve_http1<F, Fut, E>(listener: TcpListener, respond: F) -> JoinHandle<()>
+where
+    F: Fn(hyper::Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<hyper::Response<Full<Bytes>>, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let respond = respond.clone();
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(respond))
+                    .await;
+            });
+        }
+    })
 }
 
 impl Drop for TestServer {

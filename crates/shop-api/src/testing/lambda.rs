@@ -7,13 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use super::serve_http1;
 
 /// What the function reported for the one invocation.
 #[derive(Debug)]
@@ -59,17 +58,7 @@ async fn run(
         event: Mutex::new(Some(event.to_string())),
         done: Mutex::new(Some(tx)),
     });
-    let server = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let stub = stub.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| handle(stub.clone(), request));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let server = serve_http1(listener, move |request| handle(stub.clone(), request));
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

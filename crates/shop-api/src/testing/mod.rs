@@ -13,7 +13,7 @@ mod requests;
 pub use app::{PASSWORD, ShopApp, TEST_SECRET, TEST_SERVICE_SECRET};
 pub use catalog::{CatalogMode, FakeCatalog};
 pub use events::{Stores, TestResponse, bearer, gateway_event, gateway_request, json_headers};
-pub use http_server::{Handler, TestServer};
+pub use http_server::{Handler, TestServer, serve_http1};
 pub use shop_store::MemoryStore;
 
 use shop_store::{OrderStore, ProductStore, StockStore};
