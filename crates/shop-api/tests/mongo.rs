@@ -75,11 +75,12 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
     );
     assert_eq!(
         names("orders").await,
-        ["_id_", "status_1_createdAt_1", "userId_1__id_-1"]
-    );
-    assert_eq!(
-        names("idempotency_keys").await,
-        ["_id_", "createdAt_ttl", "userId_key_unique"]
+        [
+            "_id_",
+            "status_1_createdAt_1",
+            "userId_1__id_-1",
+            "userId_idempotencyKey_unique"
+        ]
     );
     let ttl: Vec<Document> = db
         .store
@@ -97,6 +98,28 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
     assert!(
         ttl.iter().any(|i| i.get("expireAfterSeconds").is_some()),
         "{ttl:?}"
+    );
+    // Orders without a key are not in the key index: any number of them.
+    let orders: Vec<mongodb::IndexModel> = db
+        .store
+        .database()
+        .collection::<Document>("orders")
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let keys = orders
+        .iter()
+        .filter_map(|index| index.options.as_ref())
+        .find(|o| o.name.as_deref() == Some("userId_idempotencyKey_unique"))
+        .unwrap_or_else(|| panic!("{orders:?}"));
+    assert_eq!(keys.unique, Some(true), "{keys:?}");
+    assert_eq!(
+        keys.partial_filter_expression,
+        Some(doc! {"idempotency.key": {"$exists": true}}),
+        "{keys:?}"
     );
 }
 

@@ -150,23 +150,21 @@ impl Worker {
             self.seed.product, self.seed.second
         );
         let request = OrderRequest::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let created_at = now();
+        let pending = Order::pending(OrderId::new(), buyer.id, &request, now());
         let claim = KeyClaim {
             user_id: buyer.id,
             key: format!("{}-{}", self.name, self.sent),
             fingerprint: request.fingerprint(),
-            order_id: OrderId::new(),
-            created_at,
-            expires_at: created_at + Duration::from_secs(10),
+            order_id: pending.id,
+            created_at: pending.created_at,
+            expires_at: pending.created_at + Duration::from_secs(10),
         };
-        if self.store.claim_key(&claim).await? != Claim::Won {
+        if self.store.claim_key(&pending, &claim).await? != Claim::Won {
             bail!("the idempotency key was taken");
         }
         let limit = self.limits.orders_per_user;
         let name = format!("orders:{}", buyer.id);
         self.store.bump(&name, limit.window, now(), 1).await?;
-        let pending = Order::pending(claim.order_id, buyer.id, &request, now());
-        self.store.insert_order(&pending).await?;
         let products = reserve_lines(
             &self.store,
             claim.order_id,

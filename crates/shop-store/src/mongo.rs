@@ -48,7 +48,6 @@ pub(crate) const USERS: &str = "users";
 pub(crate) const RATE_COUNTERS: &str = "rate_counters";
 pub(crate) const PRODUCTS: &str = "products";
 pub(crate) const ORDERS: &str = "orders";
-pub(crate) const IDEMPOTENCY_KEYS: &str = "idempotency_keys";
 
 /// One database handle per function instance; cheap to clone.
 #[derive(Clone)]
@@ -178,6 +177,16 @@ fn unique(keys: Document, name: &str) -> IndexModel {
     IndexModel::builder().keys(keys).options(options).build()
 }
 
+/// Unique among the documents that have `field`; the others are not indexed.
+fn holding_unique(keys: Document, field: &str, name: &str) -> IndexModel {
+    let options = IndexOptions::builder()
+        .unique(true)
+        .partial_filter_expression(doc! {field: {"$exists": true}})
+        .name(name.to_string())
+        .build();
+    IndexModel::builder().keys(keys).options(options).build()
+}
+
 fn ttl(keys: Document, after: Duration, name: &str) -> IndexModel {
     let options = IndexOptions::builder()
         .expire_after(after)
@@ -218,16 +227,11 @@ fn index_plan() -> Vec<(&'static str, Vec<IndexModel>)> {
             vec![
                 plain(doc! {"userId": 1, "_id": -1}),
                 plain(doc! {"status": 1, "createdAt": 1}),
-            ],
-        ),
-        (
-            IDEMPOTENCY_KEYS,
-            vec![
-                unique(doc! {"userId": 1, "key": 1}, "userId_key_unique"),
-                ttl(
-                    doc! {"createdAt": 1},
-                    crate::IDEMPOTENCY_KEY_TTL,
-                    "createdAt_ttl",
+                // A buyer's idempotency key, on the orders that hold one.
+                holding_unique(
+                    doc! {"userId": 1, "idempotency.key": 1},
+                    "idempotency.key",
+                    "userId_idempotencyKey_unique",
                 ),
             ],
         ),

@@ -1,4 +1,5 @@
-//! Orders and idempotency keys in MongoDB.
+//! Orders in MongoDB, with the idempotency keys they hold (`mongo_keys`): the
+//! pending order's insert claims its key.
 
 use futures::TryStreamExt;
 use mongodb::Collection;
@@ -12,6 +13,7 @@ use crate::mongo::{
     AsObjectId, ORDERS, attempt, find_page, is_duplicate_key, raw_date, run, to_bson_time,
     unavailable,
 };
+use crate::mongo_keys::{KEY_FIELD, KeyDoc};
 use crate::{
     Claim, KeyClaim, MongoStore, OrderFilter, OrderStore, StoreError, StoreResult, Updated,
 };
@@ -47,6 +49,10 @@ struct OrderDoc {
     /// Absent on orders stored before they could change: created, by the buyer.
     #[serde(default)]
     status_history: Option<Vec<ChangeDoc>>,
+    /// The key the order was placed with, while it holds one: written when
+    /// the pending order claims it, never read with the order.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    idempotency: Option<KeyDoc>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -89,6 +95,7 @@ impl From<&Order> for OrderDoc {
             created_at: to_bson_time(order.created_at),
             updated_at: Some(to_bson_time(order.updated_at)),
             status_history: Some(order.status_history.iter().map(ChangeDoc::from).collect()),
+            idempotency: None,
         }
     }
 }
@@ -245,7 +252,10 @@ impl OrderStore for MongoStore {
 
     async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
         let pending = doc! {"_id": id.object_id(), "status": OrderStatus::Pending.as_str()};
-        let abandoned = doc! {"$set": {"status": OrderStatus::Abandoned.as_str()}};
+        let abandoned = doc! {
+            "$set": {"status": OrderStatus::Abandoned.as_str()},
+            "$unset": {KEY_FIELD: ""},
+        };
         let result = run(self.orders().update_one(pending, abandoned)).await?;
         Ok(result.matched_count == 1)
     }
@@ -312,11 +322,28 @@ impl OrderStore for MongoStore {
             .collect())
     }
 
-    async fn claim_key(&self, claim: &KeyClaim) -> StoreResult<Claim> {
-        self.claim_idempotency_key(claim).await
+    async fn claim_key(&self, pending: &Order, claim: &KeyClaim) -> StoreResult<Claim> {
+        self.ensure_indexes().await?;
+        let mut order = OrderDoc::from(pending);
+        order.idempotency = Some(KeyDoc::from(claim));
+        self.claim_with(&self.orders(), &order, claim).await
     }
 
-    async fn release_key(&self, claim: &KeyClaim) -> StoreResult<()> {
-        self.release_idempotency_key(claim).await
+    async fn take_over_key(
+        &self,
+        held: &KeyClaim,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.take_over_idempotency_key(held, expires_at).await
+    }
+
+    async fn release_key(&self, held: &KeyClaim) -> StoreResult<bool> {
+        self.release_idempotency_key(held).await
+    }
+
+    async fn discard_pending(&self, id: OrderId) -> StoreResult<bool> {
+        let pending = doc! {"_id": id.object_id(), "status": OrderStatus::Pending.as_str()};
+        let result = run(self.orders().delete_one(pending)).await?;
+        Ok(result.deleted_count == 1)
     }
 }

@@ -140,11 +140,13 @@ pub trait ProductStore: Send + Sync {
     fn list_categories(&self) -> impl Future<Output = StoreResult<Vec<CategoryCount>>> + Send;
 }
 
-/// Idempotency keys are kept at least this long (a TTL index removes them later).
+/// An idempotency key is honoured this long after its first use; a later use
+/// frees it from the old order and places a new one.
 pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// A buyer's claim on an idempotency key: the first request to claim it creates
-/// the order named here; later ones with the same key replay that order.
+/// A buyer's claim on an idempotency key, kept on the order that claimed it:
+/// the first request to claim it creates that order; later ones with the same
+/// key replay it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyClaim {
     pub user_id: UserId,
@@ -154,15 +156,15 @@ pub struct KeyClaim {
     pub order_id: OrderId,
     pub created_at: OffsetDateTime,
     /// The claiming invocation's deadline: past it, that request is certainly
-    /// gone, and a retry may take the key over.
+    /// gone, and a retry may take the key (and its pending order) over.
     pub expires_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This request holds the key and goes on to create the order.
+    /// This request holds the key: its pending order is stored with it.
     Won,
-    /// Another request claimed the key first.
+    /// Another order holds the key; nothing was stored.
     Taken(KeyClaim),
 }
 
@@ -195,8 +197,9 @@ pub trait OrderStore: Send + Sync {
     /// pending: one conditional write. `false` when it was abandoned meanwhile.
     fn finalize_order(&self, order: &Order) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Abandons a pending order, if it is still pending; `true` when this call
-    /// did it. After that it can never be finalized, nor its id used again.
+    /// Abandons a pending order, if it is still pending, and frees its
+    /// idempotency key; `true` when this call did it. After that it can never
+    /// be finalized, nor its id used again.
     fn drop_pending(&self, id: OrderId) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Moves an order from status `from` as `change` says and appends `change`
@@ -220,11 +223,34 @@ pub trait OrderStore: Send + Sync {
         before: OffsetDateTime,
     ) -> impl Future<Output = StoreResult<Vec<OrderId>>> + Send;
 
-    /// Claims `(user, key)` atomically (a unique index decides between racers).
-    fn claim_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<Claim>> + Send;
+    /// Stores a pending order that claims `claim.key` for its buyer, in one
+    /// insert: a unique index on (buyer, key) decides between racers.
+    /// `claim.order_id` must be `pending.id`.
+    fn claim_key(
+        &self,
+        pending: &Order,
+        claim: &KeyClaim,
+    ) -> impl Future<Output = StoreResult<Claim>> + Send;
 
-    /// Gives up a claim whose order was not created, so a retry can proceed.
-    fn release_key(&self, claim: &KeyClaim) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Takes over the claim `held` of a request past its deadline, with its
+    /// pending order, until `expires_at`: one conditional write, `false` when
+    /// the order is no longer pending or another request took it over first.
+    fn take_over_key(
+        &self,
+        held: &KeyClaim,
+        expires_at: OffsetDateTime,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Frees the key `held` (used past [`IDEMPOTENCY_KEY_TTL`]) from its order,
+    /// if that order still holds it and is not pending; `true` when this call
+    /// did it. A pending order's key goes with [`OrderStore::drop_pending`].
+    fn release_key(&self, held: &KeyClaim) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Deletes a pending order refused before its reservation, with its key;
+    /// `false` when it was not pending. Stock it holds (a gone request's, whose
+    /// order a retry took over) is released once stale, as for any order that
+    /// was never stored.
+    fn discard_pending(&self, id: OrderId) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// What holding stock for an order found.

@@ -110,7 +110,6 @@ fn describe(answer: &Answer) -> String {
 async fn assert_every_acknowledged_order_is_stored_once(stack: &Stack, seen: &[Seen]) {
     let db = stack.db().await;
     let orders = db.collection::<Document>("orders");
-    let keys = db.collection::<Document>("idempotency_keys");
     let mut acknowledged = BTreeSet::new();
     for writer in seen {
         for (key, id) in &writer.acknowledged {
@@ -120,7 +119,18 @@ async fn assert_every_acknowledged_order_is_stored_once(stack: &Stack, seen: &[S
                 stored, 1,
                 "order {id} (key {key}) acknowledged but not stored"
             );
-            let claims = keys.count_documents(doc! {"key": key}).await.unwrap();
+            let claims = orders
+                .count_documents(doc! {"idempotency.key": key})
+                .await
+                .unwrap();
+            let held = orders
+                .count_documents(doc! {"_id": oid, "idempotency.key": key})
+                .await
+                .unwrap();
+            assert_eq!(
+                held, 1,
+                "key {key} is not held by its acknowledged order {id}"
+            );
             assert_eq!(claims, 1, "key {key} claimed {claims} times");
             acknowledged.insert(id.clone());
         }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, Response};
 use shop_domain::limits::Limits;
-use shop_domain::order::{Order, OrderRequest, OrderStatus, price_lines};
+use shop_domain::order::{Order, OrderRequest, price_lines};
 use shop_domain::{OrderId, now};
-use shop_store::{Counters, KeyClaim, OrderStore, StoreError, UserStore, deadline};
+use shop_store::{Counters, KeyClaim, OrderStore, UserStore, deadline};
 
 use super::idempotency::{Claimed, claim_or_replay, idempotency_key, settle_failure};
 use crate::auth::{Principal, caller};
@@ -82,33 +82,40 @@ pub async fn handle<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
         let principal = caller(deps.tokens, deps.store, &request).await?;
         let order_request = OrderRequest::parse(json_body(&request)?)?;
         let key = idempotency_key(&request)?;
-        let mut claim = key.map(|key| {
-            let created_at = now();
-            let lifetime = time_left(&request).unwrap_or(DEFAULT_CLAIM_LIFETIME);
-            KeyClaim {
-                user_id: principal.user_id,
-                key,
-                fingerprint: order_request.fingerprint(),
-                order_id: OrderId::new(),
-                created_at,
-                expires_at: created_at + lifetime,
+        let mut pending = Order::pending(OrderId::new(), principal.user_id, &order_request, now());
+        // With a key, the pending order is stored now: its insert claims the key.
+        let stored = match key {
+            Some(key) => {
+                let lifetime = time_left(&request).unwrap_or(DEFAULT_CLAIM_LIFETIME);
+                let claim = KeyClaim {
+                    user_id: principal.user_id,
+                    key,
+                    fingerprint: order_request.fingerprint(),
+                    order_id: pending.id,
+                    created_at: pending.created_at,
+                    expires_at: pending.created_at + lifetime,
+                };
+                match claim_or_replay(deps.store, &pending, &claim).await? {
+                    Claimed::Replay(response) => return Ok(response),
+                    Claimed::TakenOver(id) => pending.id = id,
+                    Claimed::Fresh => {}
+                }
+                true
             }
-        });
-        let mut inherited = false;
-        if let Some(claim) = &mut claim {
-            match claim_or_replay(deps.store, claim).await? {
-                Claimed::Replay(response) => return Ok(response),
-                Claimed::Inherited => inherited = true,
-                Claimed::Fresh => {}
-            }
-        }
-        let counted = count_order(deps.store, deps.limits, &principal).await;
-        let mut outcome = match counted {
-            Ok(()) => place_order(deps, &request, &principal, &order_request, claim.as_ref()).await,
-            Err(refused) => Err(refused),
+            None => false,
         };
-        if let (Err(_), Some(claim)) = (&outcome, &claim)
-            && let Some(order) = settle_failure(deps.store, claim, inherited).await
+        if let Err(refused) = count_order(deps.store, deps.limits, &principal).await {
+            if stored {
+                discard(deps.store, pending.id).await;
+            }
+            return Err(refused);
+        }
+        let id = pending.id;
+        let mut outcome =
+            place_order(deps, &request, &principal, &order_request, pending, stored).await;
+        if outcome.is_err()
+            && stored
+            && let Some(order) = settle_failure(deps.store, id).await
         {
             outcome = Ok(order);
         }
@@ -119,35 +126,33 @@ pub async fn handle<S: OrderStore + UserStore + Counters, C: ProductCatalog>(
     .await
 }
 
+/// A keyed order refused before its reservation reserved nothing: it goes,
+/// with its key, so that refused requests leave nothing behind. A taken-over
+/// order may hold stock of its gone request; the next reservation of those
+/// products releases it once stale, as it would have.
+async fn discard(store: &impl OrderStore, id: OrderId) {
+    if let Err(e) = store.discard_pending(id).await {
+        tracing::error!(error = %e, order_id = %id, "discarding a refused order failed");
+    }
+}
+
+/// Reserves and prices the pending order's lines, then stores it as created.
+/// `stored`: the pending order is recorded already (it claimed a key).
 async fn place_order<S: OrderStore, C: ProductCatalog>(
     deps: &Deps<'_, S, C>,
     request: &Request,
     principal: &Principal,
     order_request: &OrderRequest,
-    claim: Option<&KeyClaim>,
+    pending: Order,
+    stored: bool,
 ) -> Result<Order, ApiError> {
     let base = products_base_url(deps.products_url, request).ok_or_else(|| {
         tracing::error!("no PRODUCTS_API_URL and no host in the request: cannot reach products");
         ApiError::Unavailable
     })?;
-    let id = claim.map_or_else(OrderId::new, |c| c.order_id);
-    let pending = Order::pending(id, principal.user_id, order_request, now());
-    match deps.store.insert_order(&pending).await {
-        Ok(()) => {}
-        // A request of the same key that died left it: carry on with it if it
-        // is still pending; one that was abandoned is never used again.
-        Err(StoreError::Duplicate(_)) => {
-            if let Some(order) = deps.store.get_order(id).await? {
-                return Ok(order);
-            }
-            if let Some((OrderStatus::Abandoned, _)) = deps.store.order_status(id).await? {
-                if let Some(claim) = claim {
-                    deps.store.release_key(claim).await?;
-                }
-                return Err(ApiError::Unavailable);
-            }
-        }
-        Err(e) => return Err(e.into()),
+    let id = pending.id;
+    if !stored {
+        deps.store.insert_order(&pending).await?;
     }
     let catalog = match deps
         .catalog
@@ -469,9 +474,33 @@ mod tests {
         let refused = app.order(&buyer, &[(&pen, 1)], Some("k2")).await;
         assert_eq!(refused.status, 429, "{}", refused.text);
         assert!(refused.header("retry-after").is_some());
-        // Nothing was stored for it, and its key was given back.
+        // Nothing was stored for it, not even a pending order, and its key
+        // is free.
         let listed = app.get("/orders", Some(&buyer)).await;
         assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+        let later = shop_domain::now() + time::Duration::minutes(1);
+        assert_eq!(app.store.pending_orders_before(later).await.unwrap(), []);
+        let user_id = app.tokens.verify(&buyer).unwrap().user_id;
+        let request = shop_domain::order::OrderRequest::parse(
+            &json!({"products": [{"productId": pen, "quantity": 1}]}).to_string(),
+        )
+        .unwrap();
+        let pending = shop_domain::order::Order::pending(
+            shop_domain::OrderId::new(),
+            user_id,
+            &request,
+            shop_domain::now(),
+        );
+        let claim = shop_store::KeyClaim {
+            user_id,
+            key: "k2".into(),
+            fingerprint: request.fingerprint(),
+            order_id: pending.id,
+            created_at: pending.created_at,
+            expires_at: later,
+        };
+        let claimed = app.store.claim_key(&pending, &claim).await.unwrap();
+        assert_eq!(claimed, shop_store::Claim::Won);
         // Another buyer has a count of their own.
         let other = app.user_token("other", false).await;
         assert_eq!(

@@ -1,17 +1,18 @@
-//! `Idempotency-Key` for `POST /orders`: claiming a key, replaying the order of
-//! the request that claimed it first, taking over a claim whose request is gone,
-//! and settling a claim after a failure.
+//! `Idempotency-Key` for `POST /orders`: claiming a key with the pending order,
+//! replaying the order of the request that claimed it first, taking over a
+//! pending order whose request is gone, and settling after a failure.
 
 use lambda_http::{Body, Request, Response};
+use shop_domain::OrderId;
 use shop_domain::now;
 use shop_domain::order::Order;
 use shop_domain::validation::Errors;
-use shop_store::{Claim, KeyClaim, OrderStore};
+use shop_store::{Claim, IDEMPOTENCY_KEY_TTL, KeyClaim, OrderStore};
 
 use crate::error::ApiError;
 use crate::http::{created, finish_request};
 
-/// Rounds of claiming a key that changes hands meanwhile (taken over, released).
+/// Rounds of claiming a key that changes hands meanwhile (taken over, freed).
 const CLAIM_ROUNDS: usize = 3;
 /// `Idempotency-Key`: 1–255 visible ASCII characters.
 pub(super) fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
@@ -29,11 +30,12 @@ pub(super) fn idempotency_key(request: &Request) -> Result<Option<String>, ApiEr
 
 /// How a request with an `Idempotency-Key` goes on after claiming it.
 pub(super) enum Claimed {
-    /// The key is this request's, with a fresh order id.
+    /// The key is this request's, on its own pending order, now stored.
     Fresh,
-    /// The key is this request's, with the order id of a request that is gone,
-    /// whose insert may still land: the claim must not be given back.
-    Inherited,
+    /// The key is this request's, on the pending order of a request that is
+    /// gone (this id): the order goes on under that id, on whatever stock the
+    /// gone request reserved for it.
+    TakenOver(OrderId),
     /// The answer of the request that used the key first.
     Replay(Response<Body>),
 }
@@ -47,39 +49,51 @@ pub(super) fn replayed(order: &Order) -> Result<Response<Body>, ApiError> {
     Ok(response)
 }
 
-/// Claims the request's key, or answers for the request that claimed it
-/// first: the same body replays that order once it exists, and is told to come
-/// back (409, `Retry-After: 1`) while that request is still running; another
-/// body is a conflict; a claim whose request is gone (past its deadline, no
-/// order) is taken over; one released meanwhile is claimed afresh on the next
-/// round. Nothing waits: a waiting instance is capacity a client holds.
-///
-/// A claim taken over keeps its order id: should the gone request's insert still
-/// land (a database that was frozen runs what it had queued), it and this
-/// request's insert are one order, not two.
+/// Claims the request's key by storing its pending order, or answers for the
+/// request that claimed it first: the same body replays that order once it
+/// exists, and is told to come back (409, `Retry-After: 1`) while that request
+/// is still running; another body is a conflict; a pending order whose request
+/// is gone (past its deadline) is taken over; a key used more than
+/// [`IDEMPOTENCY_KEY_TTL`] ago is freed from its old order and claimed afresh,
+/// unless a request is placing that order right now.
+/// Nothing waits: a waiting instance is capacity a client holds.
 pub(super) async fn claim_or_replay(
     store: &impl OrderStore,
-    claim: &mut KeyClaim,
+    pending: &Order,
+    claim: &KeyClaim,
 ) -> Result<Claimed, ApiError> {
-    let mut inherited = false;
     for _ in 0..CLAIM_ROUNDS {
-        let existing = match store.claim_key(claim).await? {
-            Claim::Won if inherited => return Ok(Claimed::Inherited),
+        let held = match store.claim_key(pending, claim).await? {
             Claim::Won => return Ok(Claimed::Fresh),
-            Claim::Taken(existing) => existing,
+            Claim::Taken(held) => held,
         };
-        if existing.fingerprint != claim.fingerprint {
+        if claim.created_at - held.created_at >= IDEMPOTENCY_KEY_TTL {
+            // A placed (or abandoned) order lets go of its key; a pending one
+            // whose request is gone is abandoned, which frees it; a pending
+            // one still running (a retry that took it over) keeps it.
+            let live = now() <= held.expires_at;
+            let freed = if live {
+                store.release_key(&held).await?
+            } else {
+                store.drop_pending(held.order_id).await? || store.release_key(&held).await?
+            };
+            if !freed && live {
+                return Err(ApiError::IdempotencyInProgress);
+            }
+            continue;
+        }
+        if held.fingerprint != claim.fingerprint {
             return Err(ApiError::Conflict(
                 "this Idempotency-Key was already used with a different request body".into(),
             ));
         }
-        if let Some(order) = store.get_order(existing.order_id).await? {
+        if let Some(order) = store.get_order(held.order_id).await? {
             return replayed(&order).map(Claimed::Replay);
         }
-        if now() > existing.expires_at {
-            store.release_key(&existing).await?;
-            claim.order_id = existing.order_id;
-            inherited = true;
+        if now() > held.expires_at {
+            if store.take_over_key(&held, claim.expires_at).await? {
+                return Ok(Claimed::TakenOver(held.order_id));
+            }
             continue;
         }
         return Err(ApiError::IdempotencyInProgress);
@@ -87,26 +101,24 @@ pub(super) async fn claim_or_replay(
     Err(ApiError::IdempotencyInProgress)
 }
 
-/// After a failed attempt to place the order: if the order was stored after
-/// all (a write that landed but reported an error), it is the answer; if it
-/// certainly was not, the key is released so a retry can proceed; if that
-/// cannot be told, or the order id was inherited from a request whose insert
-/// may still land, the claim stays until its deadline (a retry after it takes
-/// the key over with the same order id).
-pub(super) async fn settle_failure(
-    store: &impl OrderStore,
-    claim: &KeyClaim,
-    inherited: bool,
-) -> Option<Order> {
-    match store.get_order(claim.order_id).await {
+/// After a failed attempt to place the order `id` that holds a key: if it was
+/// stored after all (a write that landed but reported an error), it is the
+/// answer; if it certainly was not, it is abandoned, which frees the key for a
+/// retry (and its stock, whatever it holds, goes back once stale); if that
+/// cannot be told, the key stays until the request's deadline, after which a
+/// retry takes the pending order over.
+pub(super) async fn settle_failure(store: &impl OrderStore, id: OrderId) -> Option<Order> {
+    match store.get_order(id).await {
         Ok(Some(order)) => Some(order),
-        Ok(None) if inherited => None,
-        Ok(None) => {
-            if let Err(e) = store.release_key(claim).await {
-                tracing::error!(error = %e, "releasing an idempotency key failed");
+        Ok(None) => match store.drop_pending(id).await {
+            Ok(true) => None,
+            // No longer pending: stored just now (or abandoned already).
+            Ok(false) => store.get_order(id).await.ok().flatten(),
+            Err(e) => {
+                tracing::error!(error = %e, "abandoning an order not stored failed");
+                None
             }
-            None
-        }
+        },
         Err(e) => {
             tracing::error!(error = %e, "cannot tell whether the order was stored");
             None
@@ -119,7 +131,7 @@ mod tests {
     use std::time::Duration;
 
     use serde_json::json;
-    use shop_domain::order::OrderRequest;
+    use shop_domain::order::{Order, OrderRequest, OrderStatus};
     use shop_domain::{OrderId, now};
     use shop_store::{Claim, KeyClaim};
 
@@ -131,22 +143,49 @@ mod tests {
         a_key_whose_first_request_failed_can_be_retried,
         a_retry_during_the_first_request_is_told_to_come_back_then_replays,
         a_key_held_by_a_request_past_its_deadline_is_taken_over,
-        a_key_taken_over_is_not_given_back_when_the_retry_fails,
+        a_taken_over_order_that_fails_is_abandoned_and_frees_its_key,
         a_key_held_by_a_live_request_is_409_at_once,
+        a_key_used_more_than_a_day_ago_places_a_new_order,
+        a_pending_order_is_taken_over_once,
     );
 
-    /// A claim held by a request that died before storing its order.
-    fn dead_claim(app: &ShopApp<'_, impl Store>, buyer: &str, pen: &str, key: &str) -> KeyClaim {
+    /// The pending order of a request that claimed `key` for one `pen` at
+    /// `at`, with a claim good for ten seconds, and the claim.
+    fn claim_at(
+        app: &ShopApp<'_, impl Store>,
+        buyer: &str,
+        pen: &str,
+        key: &str,
+        at: time::OffsetDateTime,
+    ) -> (Order, KeyClaim) {
         let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
-        let long_ago = now() - time::Duration::minutes(10);
-        KeyClaim {
-            user_id: app.tokens.verify(buyer).unwrap().user_id,
+        let request = OrderRequest::parse(&body).unwrap();
+        let user_id = app.tokens.verify(buyer).unwrap().user_id;
+        let pending = Order::pending(OrderId::new(), user_id, &request, at);
+        let claim = KeyClaim {
+            user_id,
             key: key.into(),
-            fingerprint: OrderRequest::parse(&body).unwrap().fingerprint(),
-            order_id: OrderId::new(),
-            created_at: long_ago,
-            expires_at: long_ago + time::Duration::seconds(10),
-        }
+            fingerprint: request.fingerprint(),
+            order_id: pending.id,
+            created_at: at,
+            expires_at: at + time::Duration::seconds(10),
+        };
+        (pending, claim)
+    }
+
+    /// A request that claimed `key`, stored its pending order and died.
+    async fn dead_claim(
+        app: &ShopApp<'_, impl Store>,
+        buyer: &str,
+        pen: &str,
+        key: &str,
+    ) -> KeyClaim {
+        let (pending, claim) = claim_at(app, buyer, pen, key, now() - time::Duration::minutes(10));
+        assert_eq!(
+            app.store.claim_key(&pending, &claim).await.unwrap(),
+            Claim::Won
+        );
+        claim
     }
 
     async fn a_retry_with_the_same_key_and_body_replays_the_first_order<S: Store>(
@@ -268,25 +307,16 @@ mod tests {
         let buyer = app.user_token("buyer", false).await;
         let pen = app.product_id(&admin, "Pen", "2.00").await;
         // A request claimed the key and died before storing its order.
-        let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
-        let long_ago = now() - time::Duration::minutes(10);
-        let dead = KeyClaim {
-            user_id: app.tokens.verify(&buyer).unwrap().user_id,
-            key: "orphan".into(),
-            fingerprint: OrderRequest::parse(&body).unwrap().fingerprint(),
-            order_id: OrderId::new(),
-            created_at: long_ago,
-            expires_at: long_ago + time::Duration::seconds(10),
-        };
-        assert_eq!(app.store.claim_key(&dead).await.unwrap(), Claim::Won);
+        let dead = dead_claim(app, &buyer, &pen, "orphan").await;
         let retry = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
         assert_eq!(retry.status, 201, "{}", retry.text);
         assert!(retry.header("idempotent-replayed").is_none());
-        // The claim keeps its order id, so the dead request's insert, should it land
-        // late (a frozen database runs what it had queued), is no second order.
+        // The retry goes on with the dead request's pending order, so whatever
+        // stock that request reserved is this order's, and its late writes (a
+        // frozen database runs what it had queued) make no second order.
         assert_eq!(retry.body["id"], dead.order_id.to_string());
         let stored = app.store.get_order(dead.order_id).await.unwrap().unwrap();
-        assert!(app.store.insert_order(&stored).await.is_err());
+        assert!(!app.store.finalize_order(&stored).await.unwrap());
         assert_eq!(
             app.get("/orders", Some(&buyer)).await.body["items"]
                 .as_array()
@@ -300,36 +330,147 @@ mod tests {
         assert_eq!(again.body["id"], retry.body["id"]);
     }
 
-    async fn a_key_taken_over_is_not_given_back_when_the_retry_fails<S: Store>(
+    async fn a_taken_over_order_that_fails_is_abandoned_and_frees_its_key<S: Store>(
         app: &ShopApp<'_, S>,
     ) {
         let admin = app.user_token("admin", true).await;
         let buyer = app.user_token("buyer", false).await;
         let pen = app.product_id(&admin, "Pen", "2.00").await;
-        let dead = dead_claim(app, &buyer, &pen, "orphan");
-        assert_eq!(app.store.claim_key(&dead).await.unwrap(), Claim::Won);
+        let dead = dead_claim(app, &buyer, &pen, "orphan").await;
         app.catalog.set_mode(CatalogMode::Down);
         let retry = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
         assert_eq!(retry.status, 503, "{}", retry.text);
-        // The dead request's insert may still land under that order id: were the key
-        // given back, a later retry would claim it with a new id and make a second
-        // order. It stays claimed, with the dead request's id.
-        let mut fresh = dead_claim(app, &buyer, &pen, "orphan");
-        fresh.expires_at = now() + time::Duration::seconds(10);
-        match app.store.claim_key(&fresh).await.unwrap() {
-            Claim::Taken(held) => assert_eq!(held.order_id, dead.order_id),
-            Claim::Won => panic!("the inherited claim was given back"),
-        }
+        // The order is abandoned: the dead request's late writes cannot store it.
+        let status = app.store.order_status(dead.order_id).await.unwrap();
+        assert_eq!(status.map(|(s, _)| s), Some(OrderStatus::Abandoned));
+        let (late, _) = claim_at(app, &buyer, &pen, "orphan", now());
+        let late = Order {
+            id: dead.order_id,
+            status: OrderStatus::Created,
+            ..late
+        };
+        assert!(!app.store.finalize_order(&late).await.unwrap());
+        // And the key is free: the next retry places a new order.
+        app.catalog.set_mode(CatalogMode::Answer);
+        let next = app.order(&buyer, &[(&pen, 1)], Some("orphan")).await;
+        assert_eq!(next.status, 201, "{}", next.text);
+        assert!(next.header("idempotent-replayed").is_none());
+        assert_ne!(next.body["id"], dead.order_id.to_string());
+        let listed = app.get("/orders", Some(&buyer)).await;
+        assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    }
+
+    async fn a_key_used_more_than_a_day_ago_places_a_new_order<S: Store>(app: &ShopApp<'_, S>) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "2.00").await;
+        // An order placed with the key a day and a minute ago.
+        let day_ago = now() - time::Duration::hours(24) - time::Duration::minutes(1);
+        let (pending, claim) = claim_at(app, &buyer, &pen, "daily", day_ago);
+        assert_eq!(
+            app.store.claim_key(&pending, &claim).await.unwrap(),
+            Claim::Won
+        );
+        let old = pending.created(
+            Vec::new(),
+            shop_domain::money::Money::ZERO,
+            claim.user_id,
+            day_ago,
+        );
+        assert!(app.store.finalize_order(&old).await.unwrap());
+        // Its key is free again, whatever the body: a new order, not a replay
+        // nor a conflict.
+        let new = app.order(&buyer, &[(&pen, 3)], Some("daily")).await;
+        assert_eq!(new.status, 201, "{}", new.text);
+        assert!(new.header("idempotent-replayed").is_none());
+        assert_ne!(new.body["id"], old.id.to_string());
+        // The key now replays the new order; the old one is still there.
+        let again = app.order(&buyer, &[(&pen, 3)], Some("daily")).await;
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.body["id"], new.body["id"]);
+        assert!(app.store.get_order(old.id).await.unwrap().is_some());
+        // A key used less than a day ago is still held.
+        let (pending, claim) = claim_at(
+            app,
+            &buyer,
+            &pen,
+            "today",
+            now() - time::Duration::hours(23),
+        );
+        assert_eq!(
+            app.store.claim_key(&pending, &claim).await.unwrap(),
+            Claim::Won
+        );
+        let kept = pending.created(
+            Vec::new(),
+            shop_domain::money::Money::ZERO,
+            claim.user_id,
+            now(),
+        );
+        assert!(app.store.finalize_order(&kept).await.unwrap());
+        let replay = app.order(&buyer, &[(&pen, 1)], Some("today")).await;
+        assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+        assert_eq!(replay.body["id"], kept.id.to_string());
+        // A day-old key whose pending order a retry is placing right now
+        // stays with it: that retry's order is the key's.
+        let (pending, mut running) = claim_at(app, &buyer, &pen, "slow", day_ago);
+        running.expires_at = now() + time::Duration::minutes(1);
+        assert_eq!(
+            app.store.claim_key(&pending, &running).await.unwrap(),
+            Claim::Won
+        );
+        let meanwhile = app.order(&buyer, &[(&pen, 1)], Some("slow")).await;
+        assert_eq!(meanwhile.status, 409, "{}", meanwhile.text);
+        assert_eq!(meanwhile.header("retry-after"), Some("1"));
+        let status = app.store.order_status(pending.id).await.unwrap();
+        assert_eq!(status.map(|(s, _)| s), Some(OrderStatus::Pending));
+        // Once that request is gone, its pending order is abandoned and the
+        // key placed afresh.
+        let (pending, gone) = claim_at(app, &buyer, &pen, "gone", day_ago);
+        assert_eq!(
+            app.store.claim_key(&pending, &gone).await.unwrap(),
+            Claim::Won
+        );
+        let fresh = app.order(&buyer, &[(&pen, 1)], Some("gone")).await;
+        assert_eq!(fresh.status, 201, "{}", fresh.text);
+        assert_ne!(fresh.body["id"], pending.id.to_string());
+        let status = app.store.order_status(pending.id).await.unwrap();
+        assert_eq!(status.map(|(s, _)| s), Some(OrderStatus::Abandoned));
+    }
+
+    async fn a_pending_order_is_taken_over_once<S: Store>(app: &ShopApp<'_, S>) {
+        let admin = app.user_token("admin", true).await;
+        let buyer = app.user_token("buyer", false).await;
+        let pen = app.product_id(&admin, "Pen", "2.00").await;
+        let dead = dead_claim(app, &buyer, &pen, "racy").await;
+        let until = now() + time::Duration::seconds(30);
+        let (first, second) = tokio::join!(
+            app.store.take_over_key(&dead, until),
+            app.store.take_over_key(&dead, until),
+        );
+        assert!(
+            first.unwrap() ^ second.unwrap(),
+            "exactly one retry takes it over"
+        );
+        // The order holds the key under its new deadline: a third retry waits.
+        let third = app.order(&buyer, &[(&pen, 1)], Some("racy")).await;
+        assert_eq!(third.status, 409, "{}", third.text);
+        // Nor can the same stale claim take it over again.
+        assert!(!app.store.take_over_key(&dead, until).await.unwrap());
     }
 
     async fn a_key_held_by_a_live_request_is_409_at_once<S: Store>(app: &ShopApp<'_, S>) {
         let admin = app.user_token("admin", true).await;
         let buyer = app.user_token("buyer", false).await;
         let pen = app.product_id(&admin, "Pen", "2.00").await;
-        // A request holds the key, alive, and has stored nothing yet.
-        let mut busy = dead_claim(app, &buyer, &pen, "busy");
+        // A request holds the key, alive, and has stored nothing but its
+        // pending order yet.
+        let (pending, mut busy) = claim_at(app, &buyer, &pen, "busy", now());
         busy.expires_at = now() + time::Duration::minutes(1);
-        assert_eq!(app.store.claim_key(&busy).await.unwrap(), Claim::Won);
+        assert_eq!(
+            app.store.claim_key(&pending, &busy).await.unwrap(),
+            Claim::Won
+        );
         let retry = app.order(&buyer, &[(&pen, 1)], Some("busy")).await;
         assert_eq!(retry.status, 409, "{}", retry.text);
         assert_eq!(retry.header("retry-after"), Some("1"));

@@ -397,32 +397,26 @@ async fn a_retry_of_an_abandoned_order_gets_a_new_one<S: Store>(app: &ShopApp<'_
     let user = app.tokens.verify(&buyer).unwrap().user_id;
     let body = json!({"products": [{"productId": pen, "quantity": 1}]}).to_string();
     let request = OrderRequest::parse(&body).unwrap();
-    // A request claimed the key, recorded its pending order and died; the order
-    // was abandoned since, and its claim has expired.
+    // A request claimed the key with its pending order and died; the order was
+    // abandoned since (which frees its key), and its claim has expired.
     let long_ago = now() - time::Duration::minutes(30);
-    let dead = OrderId::new();
+    let dead = Order::pending(OrderId::new(), user, &request, long_ago);
     let claim = shop_store::KeyClaim {
         user_id: user,
         key: "late".into(),
         fingerprint: request.fingerprint(),
-        order_id: dead,
+        order_id: dead.id,
         created_at: long_ago,
         expires_at: long_ago + time::Duration::seconds(10),
     };
-    app.store.claim_key(&claim).await.unwrap();
-    app.store
-        .insert_order(&Order::pending(dead, user, &request, long_ago))
-        .await
-        .unwrap();
-    assert!(app.store.drop_pending(dead).await.unwrap());
-    let first = app.order(&buyer, &[(&pen, 1)], Some("late")).await;
-    assert_eq!(
-        first.status, 503,
-        "the abandoned id is never used again: {}",
-        first.text
-    );
+    app.store.claim_key(&dead, &claim).await.unwrap();
+    assert!(app.store.drop_pending(dead.id).await.unwrap());
+    // The abandoned id is never used again: the retry places a new order.
     let retry = app.order(&buyer, &[(&pen, 1)], Some("late")).await;
     assert_eq!(retry.status, 201, "{}", retry.text);
-    assert_ne!(retry.body["id"], dead.to_string());
+    assert!(retry.header("idempotent-replayed").is_none());
+    assert_ne!(retry.body["id"], dead.id.to_string());
+    let status = app.store.order_status(dead.id).await.unwrap();
+    assert_eq!(status.map(|(s, _)| s), Some(OrderStatus::Abandoned));
     assert_eq!(stock_of(app, &pen).await, 4);
 }

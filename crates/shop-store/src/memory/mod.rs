@@ -29,6 +29,8 @@ pub struct MemoryStore {
     products: Mutex<Vec<Stored>>,
     counters: Mutex<HashMap<String, u64>>,
     orders: Mutex<Vec<Order>>,
+    /// The idempotency keys orders hold, each naming its order: taken with
+    /// the order's insert, freed when it is abandoned or discarded.
     keys: Mutex<Vec<KeyClaim>>,
     /// When set, every operation fails as an unreachable database would.
     pub offline: std::sync::atomic::AtomicBool,

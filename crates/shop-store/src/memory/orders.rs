@@ -1,4 +1,4 @@
-//! The in-memory store's orders and idempotency keys.
+//! The in-memory store's orders and the idempotency keys they hold.
 
 use time::OffsetDateTime;
 
@@ -86,15 +86,18 @@ impl OrderStore for MemoryStore {
     }
 
     async fn drop_pending(&self, id: OrderId) -> StoreResult<bool> {
-        Ok(self
-            .with_order(id, |order| {
-                let pending = order.status == OrderStatus::Pending;
-                if pending {
-                    order.status = OrderStatus::Abandoned;
-                }
-                pending
-            })?
-            .unwrap_or(false))
+        self.check_online()?;
+        let mut orders = self.orders.lock().unwrap();
+        let mut keys = self.keys.lock().unwrap();
+        let Some(order) = orders
+            .iter_mut()
+            .find(|o| o.id == id && o.status == OrderStatus::Pending)
+        else {
+            return Ok(false);
+        };
+        order.status = OrderStatus::Abandoned;
+        keys.retain(|k| k.order_id != id);
+        Ok(true)
     }
 
     async fn change_status(
@@ -135,24 +138,69 @@ impl OrderStore for MemoryStore {
             .collect())
     }
 
-    async fn claim_key(&self, claim: &KeyClaim) -> StoreResult<Claim> {
+    async fn claim_key(&self, pending: &Order, claim: &KeyClaim) -> StoreResult<Claim> {
+        debug_assert_eq!(claim.order_id, pending.id, "a claim names its own order");
         self.check_online()?;
+        // Orders, then keys, as every other path that takes both.
+        let mut orders = self.orders.lock().unwrap();
         let mut keys = self.keys.lock().unwrap();
-        match keys
+        if let Some(held) = keys
             .iter()
             .find(|k| k.user_id == claim.user_id && k.key == claim.key)
         {
-            Some(existing) => Ok(Claim::Taken(existing.clone())),
-            None => {
-                keys.push(claim.clone());
-                Ok(Claim::Won)
+            return Ok(Claim::Taken(held.clone()));
+        }
+        if orders.iter().any(|o| o.id == pending.id) {
+            return Err(StoreError::Duplicate("id"));
+        }
+        orders.push(pending.clone());
+        keys.push(claim.clone());
+        Ok(Claim::Won)
+    }
+
+    async fn take_over_key(
+        &self,
+        held: &KeyClaim,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.check_online()?;
+        let orders = self.orders.lock().unwrap();
+        let mut keys = self.keys.lock().unwrap();
+        let pending = orders
+            .iter()
+            .any(|o| o.id == held.order_id && o.status == OrderStatus::Pending);
+        match keys.iter_mut().find(|k| *k == held) {
+            Some(claim) if pending => {
+                claim.expires_at = expires_at;
+                Ok(true)
             }
+            _ => Ok(false),
         }
     }
 
-    async fn release_key(&self, claim: &KeyClaim) -> StoreResult<()> {
+    async fn release_key(&self, held: &KeyClaim) -> StoreResult<bool> {
         self.check_online()?;
-        self.keys.lock().unwrap().retain(|k| k != claim);
-        Ok(())
+        let orders = self.orders.lock().unwrap();
+        let mut keys = self.keys.lock().unwrap();
+        let pending = orders
+            .iter()
+            .any(|o| o.id == held.order_id && o.status == OrderStatus::Pending);
+        let before = keys.len();
+        if !pending {
+            keys.retain(|k| !(k.order_id == held.order_id && k.key == held.key));
+        }
+        Ok(keys.len() < before)
+    }
+
+    async fn discard_pending(&self, id: OrderId) -> StoreResult<bool> {
+        self.check_online()?;
+        let mut orders = self.orders.lock().unwrap();
+        let before = orders.len();
+        orders.retain(|o| !(o.id == id && o.status == OrderStatus::Pending));
+        let discarded = orders.len() < before;
+        if discarded {
+            self.keys.lock().unwrap().retain(|k| k.order_id != id);
+        }
+        Ok(discarded)
     }
 }
