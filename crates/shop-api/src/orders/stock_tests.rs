@@ -21,6 +21,7 @@ crate::on_both_stores!(
     the_stock_routes_refuse_every_client_token,
     stock_given_back_past_the_settable_maximum_is_still_read,
     a_failed_reservation_abandons_its_order_for_good,
+    a_late_failed_reservation_leaves_a_placed_orders_stock_alone,
     a_retry_of_an_abandoned_order_gets_a_new_one,
 );
 
@@ -388,6 +389,41 @@ async fn a_failed_reservation_abandons_its_order_for_good<S: Store>(app: &ShopAp
     };
     assert!(!app.store.finalize_order(&stored).await.unwrap());
     assert_eq!(stock_of(app, &pen).await, 1);
+}
+
+async fn a_late_failed_reservation_leaves_a_placed_orders_stock_alone<S: Store>(
+    app: &ShopApp<'_, S>,
+) {
+    let admin = app.user_token("admin", true).await;
+    let buyer = app.user_token("buyer", false).await;
+    let pen = stocked(app, &admin, "Pen", 5).await;
+    let cap = stocked(app, &admin, "Cap", 1).await;
+    let placed = app.order(&buyer, &[(&pen, 1)], Some("placed")).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = OrderId::parse(placed.body["id"].as_str().unwrap()).unwrap();
+    assert_eq!(stock_of(app, &pen).await, 4);
+    // An attempt of the same order's reservation that arrives late (a gone
+    // request's call, after a retry placed the order) and fails on a short
+    // line: its undo must not give back the placed order's pen.
+    let body = json!({"products": [
+        {"productId": pen, "quantity": 1},
+        {"productId": cap, "quantity": 2},
+    ]})
+    .to_string();
+    let request = OrderRequest::parse(&body).unwrap();
+    let catalog = crate::testing::catalog::StoreCatalog {
+        store: app.store,
+        fake: &app.catalog,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let late = catalog
+        .reserve("http://unused", id, &request, deadline)
+        .await;
+    assert!(late.is_err());
+    assert_eq!(stock_of(app, &pen).await, 4);
+    assert_eq!(stock_of(app, &cap).await, 1);
+    let status = app.store.order_status(id).await.unwrap().map(|(s, _)| s);
+    assert_eq!(status, Some(OrderStatus::Created));
 }
 
 async fn a_retry_of_an_abandoned_order_gets_a_new_one<S: Store>(app: &ShopApp<'_, S>) {

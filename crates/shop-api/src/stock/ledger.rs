@@ -88,11 +88,29 @@ pub async fn reserve_lines(
 /// Gives back what this reservation took so far, after abandoning the order:
 /// another attempt of the same reservation (a retry that overlapped this one)
 /// may have answered success, so the order must not be stored on the strength
-/// of holds released here. A failure here leaves holds whose order is never
-/// stored, which the next reservation of those products releases once stale.
+/// of holds released here. An order stored meanwhile (a late attempt, arriving
+/// after a retry placed the order) keeps its holds: they are its stock. When
+/// the order's state cannot be told, nothing is released here: holds whose
+/// order is never stored are released once stale, by the next reservation of
+/// those products.
 async fn undo(store: &(impl StockStore + OrderStore), order: OrderId, lines: &[LineRequest]) {
-    if let Err(e) = store.drop_pending(order).await {
-        tracing::error!(error = %e, %order, "abandoning the order of a failed reservation failed");
+    match store.drop_pending(order).await {
+        Ok(true) => {}
+        Ok(false) => match store.order_status(order).await {
+            Ok(None | Some((OrderStatus::Abandoned | OrderStatus::Cancelled, _))) => {}
+            Ok(Some(_)) => {
+                tracing::warn!(%order, "a failed reservation's order was stored meanwhile; its holds stay");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, %order, "cannot tell the order of a failed reservation; its holds are released once stale");
+                return;
+            }
+        },
+        Err(e) => {
+            tracing::error!(error = %e, %order, "abandoning the order of a failed reservation failed; its holds are released once stale");
+            return;
+        }
     }
     for line in lines {
         if let Err(e) = store.release_hold(line.product_id, order).await {
