@@ -82,34 +82,28 @@ async fn indexes_are_ensured_idempotently_by_every_instance() {
             "userId_idempotencyKey_unique"
         ]
     );
-    let ttl: Vec<Document> = db
-        .store
-        .database()
-        .collection::<Document>("rate_counters")
-        .list_indexes()
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|index| mongodb::bson::to_document(&index).ok())
-        .collect();
+    let indexes = |collection: &'static str| {
+        let db = &db;
+        async move {
+            db.store
+                .database()
+                .collection::<Document>(collection)
+                .list_indexes()
+                .await
+                .unwrap()
+                .try_collect::<Vec<mongodb::IndexModel>>()
+                .await
+                .unwrap()
+        }
+    };
+    let ttl = indexes("rate_counters").await;
     assert!(
-        ttl.iter().any(|i| i.get("expireAfterSeconds").is_some()),
+        ttl.iter()
+            .any(|i| i.options.as_ref().is_some_and(|o| o.expire_after.is_some())),
         "{ttl:?}"
     );
     // Orders without a key are not in the key index: any number of them.
-    let orders: Vec<mongodb::IndexModel> = db
-        .store
-        .database()
-        .collection::<Document>("orders")
-        .list_indexes()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let orders = indexes("orders").await;
     let keys = orders
         .iter()
         .filter_map(|index| index.options.as_ref())

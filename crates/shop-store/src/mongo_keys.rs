@@ -79,19 +79,18 @@ impl MongoStore {
         order: &D,
         claim: &KeyClaim,
     ) -> StoreResult<Claim> {
-        let holders = self.database().collection::<HolderDoc>(ORDERS);
-        let holder = FindOneOptions::builder()
-            .projection(doc! {"userId": 1, KEY_FIELD: 1})
-            .build();
         // The holder can let go of the key between our failed insert and the
         // read (its order abandoned, or the key too old); then try again.
         for _ in 0..3 {
             match attempt(orders.insert_one(order)).await? {
                 Ok(_) => return Ok(Claim::Won),
                 Err(e) if is_duplicate_key(&e) => {
-                    let found = holders
-                        .find_one(holding(claim))
-                        .with_options(holder.clone());
+                    // Built only here: most claims are won at once.
+                    let holder = FindOneOptions::builder()
+                        .projection(doc! {"userId": 1, KEY_FIELD: 1})
+                        .build();
+                    let holders = self.database().collection::<HolderDoc>(ORDERS);
+                    let found = holders.find_one(holding(claim)).with_options(holder);
                     if let Some(doc) = run(found).await? {
                         return Ok(Claim::Taken(doc.into()));
                     }

@@ -7,9 +7,10 @@ use serde_json::json;
 use shop_domain::order::{Order, OrderRequest, OrderStatus};
 use shop_domain::{OrderId, ProductId, now};
 
-use crate::catalog::ProductCatalog;
+use crate::catalog::{CatalogError, ProductCatalog};
 use crate::stock::ledger::reconcile_all;
 use crate::testing::{ShopApp, Stores as Store};
+use shop_domain::order::CatalogEntry;
 
 crate::on_both_stores!(
     twenty_parallel_orders_for_five_in_stock_sell_exactly_five,
@@ -358,6 +359,23 @@ async fn stock_given_back_past_the_settable_maximum_is_still_read<S: Store>(app:
     assert_eq!(app.order(&buyer, &[(&pen, 1)], None).await.status, 201);
 }
 
+/// Reserves `request`'s stock for order `id` as the product function does,
+/// straight on the store, as a call to the stock route would.
+async fn reserve_in_store<S: Store>(
+    app: &ShopApp<'_, S>,
+    id: OrderId,
+    request: &OrderRequest,
+) -> Result<Vec<CatalogEntry>, CatalogError> {
+    let catalog = crate::testing::catalog::StoreCatalog {
+        store: app.store,
+        fake: &app.catalog,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    catalog
+        .reserve("http://unused", id, request, deadline)
+        .await
+}
+
 async fn a_failed_reservation_abandons_its_order_for_good<S: Store>(app: &ShopApp<'_, S>) {
     let admin = app.user_token("admin", true).await;
     let buyer = app.user_token("buyer", false).await;
@@ -370,14 +388,7 @@ async fn a_failed_reservation_abandons_its_order_for_good<S: Store>(app: &ShopAp
         .insert_order(&Order::pending(id, user, &request, now()))
         .await
         .unwrap();
-    let catalog = crate::testing::catalog::StoreCatalog {
-        store: app.store,
-        fake: &app.catalog,
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let refused = catalog
-        .reserve("http://unused", id, &request, deadline)
-        .await;
+    let refused = reserve_in_store(app, id, &request).await;
     assert!(refused.is_err());
     // An overlapping attempt of the same reservation that answered success
     // cannot get this order stored: it was abandoned before the undo.
@@ -411,14 +422,7 @@ async fn a_late_failed_reservation_leaves_a_placed_orders_stock_alone<S: Store>(
     ]})
     .to_string();
     let request = OrderRequest::parse(&body).unwrap();
-    let catalog = crate::testing::catalog::StoreCatalog {
-        store: app.store,
-        fake: &app.catalog,
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let late = catalog
-        .reserve("http://unused", id, &request, deadline)
-        .await;
+    let late = reserve_in_store(app, id, &request).await;
     assert!(late.is_err());
     assert_eq!(stock_of(app, &pen).await, 4);
     assert_eq!(stock_of(app, &cap).await, 1);

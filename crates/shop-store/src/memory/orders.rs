@@ -21,6 +21,13 @@ impl MemoryStore {
     }
 }
 
+/// Whether order `id` is among `orders`, pending.
+fn is_pending(orders: &[Order], id: OrderId) -> bool {
+    orders
+        .iter()
+        .any(|o| o.id == id && o.status == OrderStatus::Pending)
+}
+
 /// Whether an order in this status was placed (is an order for the API).
 fn placed(status: OrderStatus) -> bool {
     !matches!(status, OrderStatus::Pending | OrderStatus::Abandoned)
@@ -166,9 +173,7 @@ impl OrderStore for MemoryStore {
         self.check_online()?;
         let orders = self.orders.lock().unwrap();
         let mut keys = self.keys.lock().unwrap();
-        let pending = orders
-            .iter()
-            .any(|o| o.id == held.order_id && o.status == OrderStatus::Pending);
+        let pending = is_pending(&orders, held.order_id);
         match keys.iter_mut().find(|k| *k == held) {
             Some(claim) if pending => {
                 claim.expires_at = expires_at;
@@ -182,9 +187,7 @@ impl OrderStore for MemoryStore {
         self.check_online()?;
         let orders = self.orders.lock().unwrap();
         let mut keys = self.keys.lock().unwrap();
-        let pending = orders
-            .iter()
-            .any(|o| o.id == held.order_id && o.status == OrderStatus::Pending);
+        let pending = is_pending(&orders, held.order_id);
         let before = keys.len();
         if !pending {
             keys.retain(|k| !(k.order_id == held.order_id && k.key == held.key));
